@@ -1,0 +1,51 @@
+/*
+ * handler.h — the contract between the dispatcher and the per-version message handlers.
+ *
+ * A handler gets a payload already validated against the official request schema, calls the
+ * version-neutral model (src/model.h), and returns either a response payload (a new reference,
+ * validated against the response schema by the dispatcher before it is sent) or a protocol
+ * error. Handlers never write to the socket and never commit: the dispatcher queues the reply
+ * behind the group commit.
+ */
+#ifndef OCPP_HANDLER_H
+#define OCPP_HANDLER_H
+
+#include "model.h"
+#include "rpc.h"
+
+#include <jansson.h>
+
+struct ocpp_ctx {
+    struct model_ctx m;
+    enum ocpp_version version;
+    const char *msg_id;
+};
+
+/* Returns 0 with *resp set (new reference), or non-zero with err filled. */
+typedef int (*ocpp_handler_fn)(struct ocpp_ctx *ctx, const json_t *req, json_t **resp,
+                               struct ocpp_error *err);
+
+enum ocpp_handler_flags {
+    OCPP_HANDLER_ANY_REGISTRATION = 1 << 0, /* allowed before the charger is Accepted */
+};
+
+struct ocpp_handler {
+    const char *action;
+    ocpp_handler_fn fn;
+    unsigned flags;
+};
+
+/* The charger-initiated actions of 1.6 that ocppd handles, or NULL. */
+const struct ocpp_handler *v16_handler_find(const char *action);
+
+/* Helpers shared by handlers. */
+/* Borrowed string member or NULL. */
+const char *ocpp_json_str(const json_t *obj, const char *key);
+/* Parses a date-time member; missing/invalid -> fallback_ms with *had_zone=true. */
+int64_t ocpp_json_time(const json_t *obj, const char *key, int64_t fallback_ms, bool *had_zone);
+/* New string holding the current time in OCPP's format. */
+json_t *ocpp_json_now(int64_t now_ms);
+/* Fills err with InternalError for a model/store failure rc and logs it. */
+int ocpp_internal_error(struct ocpp_ctx *ctx, int rc, struct ocpp_error *err);
+
+#endif

@@ -1,0 +1,211 @@
+/*
+ * charger.c — chargers, connectors and tokens in the version-neutral model (model.h).
+ *
+ * Registration, connector status with its zombie-transaction cleanup, and token answers. Each
+ * function writes inside the current store batch and emits the matching event; the dispatcher
+ * acknowledges only after that batch commits.
+ */
+#include "model.h"
+
+#include "conn.h"
+#include "events.h"
+#include "log.h"
+#include "od.h"
+#include "server.h"
+#include "store.h"
+#include "tx_int.h"
+
+#include <jansson.h>
+#include <string.h>
+
+static void copy(char *dst, size_t len, const char *src)
+{
+    snprintf(dst, len, "%s", src ? src : "");
+}
+
+const char *model_registration_name(enum model_registration r)
+{
+    switch (r) {
+    case REG_ACCEPTED: return "Accepted";
+    case REG_PENDING: return "Pending";
+    case REG_REJECTED: return "Rejected";
+    default: return "";
+    }
+}
+
+static enum model_registration registration_parse(const char *s)
+{
+    if (strcmp(s, "Accepted") == 0) return REG_ACCEPTED;
+    if (strcmp(s, "Pending") == 0) return REG_PENDING;
+    if (strcmp(s, "Rejected") == 0) return REG_REJECTED;
+    return REG_NEVER;
+}
+
+int model_charger_connected(const struct model_ctx *m, enum model_registration *reg,
+                            bool *provisioned)
+{
+    struct server *srv = m->srv;
+    int rc = server_batch(srv);
+    if (rc) return rc;
+    rc = store_charger_touch(srv->store, m->charger_id, m->protocol, m->now_ms);
+    if (rc) return rc;
+    struct store_charger ch;
+    *reg = REG_NEVER;
+    *provisioned = false;
+    if (store_charger_get(srv->store, m->charger_id, &ch) == 0) {
+        *reg = registration_parse(ch.registration);
+        *provisioned = ch.provisioned;
+    }
+    json_t *data = json_pack("{s:s, s:s}", "protocol", m->protocol, "peer",
+                             m->conn ? m->conn->peer : "");
+    event_emit(srv, "charger.connected", m->charger_id, data);
+    json_decref(data);
+    return 0;
+}
+
+void model_charger_disconnected(const struct model_ctx *m)
+{
+    if (server_batch(m->srv) != 0) return;
+    store_charger_touch(m->srv->store, m->charger_id, m->protocol, m->now_ms);
+    event_emit(m->srv, "charger.disconnected", m->charger_id, NULL);
+}
+
+int model_charger_seen(const struct model_ctx *m)
+{
+    int rc = server_batch(m->srv);
+    if (rc) return rc;
+    return store_charger_touch(m->srv->store, m->charger_id, m->protocol, m->now_ms);
+}
+
+int model_charger_boot(const struct model_ctx *m, const struct model_boot *b,
+                       enum model_registration *out)
+{
+    struct server *srv = m->srv;
+    int rc = server_batch(srv);
+    if (rc) return rc;
+    struct store_charger ch;
+    memset(&ch, 0, sizeof ch);
+    bool known = store_charger_get(srv->store, m->charger_id, &ch) == 0;
+    if (!known) copy(ch.id, sizeof ch.id, m->charger_id);
+
+    enum model_registration reg = REG_ACCEPTED;
+    if (!srv->cfg->auto_register && !ch.provisioned) reg = REG_REJECTED;
+
+    copy(ch.protocol, sizeof ch.protocol, m->protocol);
+    copy(ch.registration, sizeof ch.registration, model_registration_name(reg));
+    copy(ch.vendor, sizeof ch.vendor, b->vendor);
+    copy(ch.model, sizeof ch.model, b->model);
+    copy(ch.serial, sizeof ch.serial, b->serial);
+    copy(ch.charge_box_serial, sizeof ch.charge_box_serial, b->charge_box_serial);
+    copy(ch.firmware, sizeof ch.firmware, b->firmware);
+    copy(ch.iccid, sizeof ch.iccid, b->iccid);
+    copy(ch.imsi, sizeof ch.imsi, b->imsi);
+    copy(ch.meter_type, sizeof ch.meter_type, b->meter_type);
+    copy(ch.meter_serial, sizeof ch.meter_serial, b->meter_serial);
+    copy(ch.boot_reason, sizeof ch.boot_reason, b->reason);
+    ch.last_boot_ms = m->now_ms;
+    ch.last_seen_ms = m->now_ms;
+    if (!ch.created_ms) ch.created_ms = m->now_ms;
+    rc = store_charger_put(srv->store, &ch);
+    if (rc) return rc;
+
+    /* A reboot ends whatever the charger had running; if it later sends the real Stop from its
+     * offline queue, that Stop's values replace the server's estimate. */
+    if (reg == REG_ACCEPTED) {
+        rc = tx__close_zombies(m, -1, -1, "charger rebooted (BootNotification) with the "
+                               "transaction still open");
+        if (rc) return rc;
+    }
+
+    json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s}", "registration",
+                             model_registration_name(reg), "vendor", ch.vendor, "model", ch.model,
+                             "firmwareVersion", ch.firmware, "protocol", m->protocol);
+    event_emit(srv, "charger.booted", m->charger_id, data);
+    json_decref(data);
+    CLOG_INFO(m->charger_id, "boot registration=%s vendor=\"%s\" model=\"%s\" firmware=\"%s\"",
+              model_registration_name(reg), ch.vendor, ch.model, ch.firmware);
+    if (m->conn) m->conn->registration = reg; /* later messages on this connection obey it */
+    *out = reg;
+    return 0;
+}
+
+int model_connector_status(const struct model_ctx *m, const struct model_status *s)
+{
+    struct server *srv = m->srv;
+    int rc = server_batch(srv);
+    if (rc) return rc;
+    struct store_connector c;
+    bool known = store_connector_get(srv->store, m->charger_id, s->evse_id, s->connector_id,
+                                     &c) == 0;
+    if (!known) {
+        memset(&c, 0, sizeof c);
+        copy(c.charger_id, sizeof c.charger_id, m->charger_id);
+        c.evse_id = s->evse_id;
+        c.connector_id = s->connector_id;
+        copy(c.availability, sizeof c.availability, "Operative");
+        CLOG_INFO(m->charger_id, "new connector evse=%d connector=%d", s->evse_id,
+                  s->connector_id);
+    }
+    char previous[24];
+    copy(previous, sizeof previous, c.status);
+    copy(c.status, sizeof c.status, s->status);
+    copy(c.raw_status, sizeof c.raw_status, s->raw_status);
+    copy(c.error_code, sizeof c.error_code, s->error_code);
+    copy(c.info, sizeof c.info, s->info);
+    copy(c.vendor_id, sizeof c.vendor_id, s->vendor_id);
+    copy(c.vendor_error_code, sizeof c.vendor_error_code, s->vendor_error_code);
+    c.status_ms = s->timestamp_ms ? s->timestamp_ms : m->now_ms;
+    c.updated_ms = m->now_ms;
+    if (strcmp(s->status, "Unavailable") == 0 && !known) copy(c.availability, 16, "Inoperative");
+    rc = store_connector_put(srv->store, &c);
+    if (rc) return rc;
+
+    /* Available means nothing is plugged in: whatever transaction is still open there was
+     * left behind by a charger that never sent its Stop. */
+    if (strcmp(s->status, "Available") == 0 && s->connector_id > 0) {
+        rc = tx__close_zombies(m, s->evse_id, s->connector_id,
+                               "connector reported Available with the transaction still open");
+        if (rc) return rc;
+    }
+
+    json_t *data = json_pack("{s:i, s:i, s:s, s:s, s:s, s:s}", "evseId", s->evse_id,
+                             "connectorId", s->connector_id, "status", s->status, "rawStatus",
+                             s->raw_status ? s->raw_status : s->status, "errorCode",
+                             s->error_code ? s->error_code : "", "previousStatus", previous);
+    event_emit(srv, "connector.status", m->charger_id, data);
+    json_decref(data);
+    CLOG_DEBUG(m->charger_id, "status evse=%d connector=%d status=%s error=%s", s->evse_id,
+               s->connector_id, s->status, s->error_code ? s->error_code : "");
+    return 0;
+}
+
+int model_authorize(const struct model_ctx *m, const char *id_tag, struct model_auth *out)
+{
+    struct store_token t;
+    memset(out, 0, sizeof *out);
+    int rc = store_token_get(m->srv->store, id_tag, &t);
+    if (rc == OD_ENOTFOUND) {
+        copy(out->status, sizeof out->status,
+             m->srv->cfg->accept_unknown_tokens ? "Accepted" : "Invalid");
+        return 0;
+    }
+    if (rc) return rc;
+    copy(out->status, sizeof out->status, t.status);
+    out->expiry_ms = t.expiry_ms;
+    copy(out->parent_id_tag, sizeof out->parent_id_tag, t.parent_id_tag);
+    if (strcmp(t.status, "Accepted") == 0 && t.expiry_ms && t.expiry_ms <= m->now_ms)
+        copy(out->status, sizeof out->status, "Expired");
+    return 0;
+}
+
+int model_notice(const struct model_ctx *m, const char *kind, const char *payload_json)
+{
+    int rc = server_batch(m->srv);
+    if (rc) return rc;
+    rc = store_notice_insert(m->srv->store, m->charger_id, kind, payload_json, m->now_ms);
+    if (rc) return rc;
+    json_t *data = json_pack("{s:s}", "kind", kind);
+    event_emit(m->srv, "charger.notice", m->charger_id, data);
+    json_decref(data);
+    return 0;
+}

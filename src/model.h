@@ -1,0 +1,127 @@
+/*
+ * model.h — the version-neutral charging model: chargers, connectors, tokens, transactions,
+ * meter values. The OCPP 1.6 and 2.0.1 handlers translate their messages into these calls; the
+ * functions here decide what the messages mean, record it in the store (inside the current
+ * batch) and emit events. Nothing here knows a wire format.
+ *
+ * Connector addressing: (evse_id, connector_id). A 1.6 connector N is (N, N); 1.6 connector 0,
+ * the charger itself, is (0, 0).
+ */
+#ifndef OD_MODEL_H
+#define OD_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct server;
+struct conn;
+
+/* Who is asking, and when. All pointers borrowed for the call. */
+struct model_ctx {
+    struct server *srv;
+    struct conn *conn;
+    const char *charger_id;
+    const char *protocol; /* "ocpp1.6" | "ocpp2.0.1" */
+    int64_t now_ms;
+};
+
+/* ---- chargers ---------------------------------------------------------------------------- */
+
+enum model_registration { REG_NEVER = 0, REG_ACCEPTED, REG_PENDING, REG_REJECTED };
+
+struct model_boot {
+    const char *vendor, *model, *serial, *charge_box_serial, *firmware;
+    const char *iccid, *imsi, *meter_type, *meter_serial, *reason;
+};
+
+/* Records a boot and decides registration. Closes transactions the reboot left open. */
+int model_charger_boot(const struct model_ctx *m, const struct model_boot *b,
+                       enum model_registration *out);
+/* Registration state the connection starts with (from the store), and whether the charger was
+ * pre-provisioned by an operator. */
+int model_charger_connected(const struct model_ctx *m, enum model_registration *reg,
+                            bool *provisioned);
+void model_charger_disconnected(const struct model_ctx *m);
+const char *model_registration_name(enum model_registration r);
+/* Heartbeat and any other sign of life. */
+int model_charger_seen(const struct model_ctx *m);
+
+/* ---- connectors -------------------------------------------------------------------------- */
+
+struct model_status {
+    int evse_id, connector_id;
+    const char *status;      /* unified status */
+    const char *raw_status;  /* as sent */
+    const char *error_code, *info, *vendor_id, *vendor_error_code; /* may be NULL */
+    int64_t timestamp_ms;    /* 0 if the charger sent none */
+};
+
+int model_connector_status(const struct model_ctx *m, const struct model_status *s);
+
+/* ---- tokens ------------------------------------------------------------------------------ */
+
+struct model_auth {
+    char status[24]; /* Accepted | Blocked | Expired | Invalid | ConcurrentTx */
+    int64_t expiry_ms;
+    char parent_id_tag[37];
+};
+
+/* Answers from the token table (Expired once expiry passed; unknown -> Invalid unless the
+ * server accepts unknown tokens). */
+int model_authorize(const struct model_ctx *m, const char *id_tag, struct model_auth *out);
+
+/* ---- transactions ------------------------------------------------------------------------ */
+
+struct model_tx_start {
+    int evse_id, connector_id;
+    const char *id_tag;
+    bool has_meter_start;
+    double meter_start_wh;
+    int64_t start_ms;
+    bool start_had_zone;
+    bool has_reservation;
+    int reservation_id;
+};
+
+/* Starts (or, for a repeated identical start, finds) a transaction. */
+int model_tx_start(const struct model_ctx *m, const struct model_tx_start *s, int64_t *tx_id,
+                   struct model_auth *auth);
+
+struct model_tx_stop {
+    int64_t tx_id;          /* as the charger sent it (may be unknown, or -1) */
+    const char *id_tag;     /* may be NULL */
+    bool has_meter_stop;
+    double meter_stop_wh;
+    int64_t stop_ms;
+    bool stop_had_zone;
+    const char *reason;     /* may be NULL (1.6 default: Local) */
+};
+
+/* Stops a transaction; unknown and repeated stops are stored and flagged, never refused.
+ * *resolved_id receives the stored transaction's id (for linking transactionData). */
+int model_tx_stop(const struct model_ctx *m, const struct model_tx_stop *s, int64_t *resolved_id);
+
+/* One sampled value, version-neutral. */
+struct model_sample {
+    const char *raw_value;  /* the text as sent ("1.7", " 0.0") or NULL for 2.0.1 numbers */
+    double number;          /* 2.0.1 numeric value (used when raw_value is NULL) */
+    int multiplier;         /* 2.0.1 unitOfMeasure.multiplier (power of ten), else 0 */
+    const char *measurand, *phase, *unit, *context, *location, *format; /* NULL if absent */
+};
+
+struct model_meter_value {
+    int64_t timestamp_ms;
+    bool had_zone;
+    const struct model_sample *samples;
+    int nsamples;
+};
+
+/* Stores meter values for a connector (evse_id < 0: the transaction's own), linked to tx_id when the charger named a transaction
+ * (0 = none); updates the transaction's latest energy/power/SoC and integrity flags. */
+int model_meter_values(const struct model_ctx *m, int evse_id, int connector_id, int64_t tx_id,
+                       const struct model_meter_value *mv, int nmv);
+
+/* A charger notice worth keeping (firmware/diagnostics status, security event, data transfer). */
+int model_notice(const struct model_ctx *m, const char *kind, const char *payload_json);
+
+#endif

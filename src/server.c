@@ -1,0 +1,186 @@
+/*
+ * server.c — process-wide state, group commit and orderly shutdown (server.h).
+ */
+#include "server.h"
+
+#include "conn.h"
+#include "log.h"
+#include "mem.h"
+#include "od.h"
+#include "store.h"
+#include "timeutil.h"
+#include "ws.h"
+
+#include <signal.h>
+#include <string.h>
+
+#define SERVER_CONN_TABLE_SIZE (1u << 16)
+#define SERVER_SHUTDOWN_GRACE_MS 3000
+
+static void server_commit_check_cb(uv_check_t *h)
+{
+    server_commit(h->data);
+}
+
+static void server_tick_cb(uv_timer_t *t)
+{
+    struct server *srv = t->data;
+    conn_tick(srv, od_now_ms());
+    /* When nothing is waiting to be acknowledged, fold the WAL back so it stays small. */
+    if (!store_batch_active(srv->store) && srv->nheld == 0) store_checkpoint(srv->store);
+}
+
+static void server_signal_cb(uv_signal_t *h, int signum)
+{
+    struct server *srv = h->data;
+    LOG_INFO("signal=%s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    server_shutdown(srv);
+}
+
+int server_init(struct server *srv, uv_loop_t *loop, const struct config *cfg, struct store *st)
+{
+    memset(srv, 0, sizeof *srv);
+    srv->loop = loop;
+    srv->cfg = cfg;
+    srv->store = st;
+    srv->limits.max_frame_bytes = cfg->max_frame_bytes;
+    srv->limits.max_depth = cfg->max_json_depth;
+    srv->conn_table_size = SERVER_CONN_TABLE_SIZE;
+    srv->conn_table = xcalloc(srv->conn_table_size, sizeof *srv->conn_table);
+    srv->held_tail = &srv->held_head;
+    srv->started_ms = od_now_ms();
+
+    uv_check_init(loop, &srv->commit_check);
+    srv->commit_check.data = srv;
+    uv_timer_init(loop, &srv->tick_timer);
+    srv->tick_timer.data = srv;
+    uv_timer_init(loop, &srv->shutdown_timer);
+    srv->shutdown_timer.data = srv;
+    uv_signal_init(loop, &srv->sig_int);
+    srv->sig_int.data = srv;
+    uv_signal_init(loop, &srv->sig_term);
+    srv->sig_term.data = srv;
+    return 0;
+}
+
+int server_start(struct server *srv, char *errbuf, size_t errlen)
+{
+    int rc = ws_start(srv, errbuf, errlen);
+    if (rc) return rc;
+    uv_check_start(&srv->commit_check, server_commit_check_cb);
+    uv_timer_start(&srv->tick_timer, server_tick_cb, 1000, 1000);
+    uv_signal_start(&srv->sig_int, server_signal_cb, SIGINT);
+    uv_signal_start(&srv->sig_term, server_signal_cb, SIGTERM);
+    LOG_INFO("ocppd ready charge_points=%s:%d admin=%s:%d db=%s heartbeat_s=%d ping_s=%d "
+             "idle_timeout_s=%d",
+             srv->cfg->listen_host, ws_listen_port(srv), srv->cfg->admin_host, ws_admin_port(srv),
+             srv->cfg->db_path, srv->cfg->heartbeat_interval_s, config_ping_interval_s(srv->cfg),
+             config_idle_timeout_s(srv->cfg));
+    return 0;
+}
+
+/* ---- group commit ------------------------------------------------------------------------ */
+
+int server_batch(struct server *srv)
+{
+    int rc = store_batch_begin(srv->store);
+    if (rc) CLOG_ERROR(NULL, "cannot open a store batch err=%s", od_strerror(rc));
+    return rc;
+}
+
+void server_reply_after_commit(struct server *srv, struct conn *c, char *block, size_t len,
+                               const char *id, bool is_result)
+{
+    struct held_reply *h = xmalloc(sizeof *h);
+    h->next = NULL;
+    h->conn = c;
+    conn_ref(c);
+    h->block = block;
+    h->len = len;
+    h->version = c->version;
+    snprintf(h->id, sizeof h->id, "%s", id);
+    h->is_result = is_result;
+    *srv->held_tail = h;
+    srv->held_tail = &h->next;
+    srv->nheld++;
+}
+
+void server_commit(struct server *srv)
+{
+    bool failed = false;
+    if (store_batch_active(srv->store)) {
+        int rc = store_batch_commit(srv->store);
+        srv->stats.commits++;
+        if (rc) {
+            /* Nothing of this batch is stored, so nothing of it may be acknowledged. */
+            store_batch_rollback(srv->store);
+            srv->stats.commit_failures++;
+            failed = true;
+            LOG_ERROR("commit failed err=%s replies_failed=%zu", od_strerror(rc), srv->nheld);
+        }
+    }
+    struct held_reply *h = srv->held_head;
+    srv->held_head = NULL;
+    srv->held_tail = &srv->held_head;
+    srv->nheld = 0;
+    while (h) {
+        struct held_reply *next = h->next;
+        if (failed && h->is_result) {
+            free(h->block);
+            struct ocpp_error err;
+            ocpp_error_set(&err, OCPP_ERR_INTERNAL, "", "the server could not store the message");
+            h->block = rpc_build_error(WS_HEADROOM, h->version, h->id, &err, &h->len);
+        }
+        conn_send_block(h->conn, h->block, h->len);
+        conn_unref(h->conn);
+        free(h);
+        h = next;
+    }
+}
+
+/* ---- shutdown ---------------------------------------------------------------------------- */
+
+static void server_handle_closed_cb(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void server_shutdown_cb(uv_timer_t *t)
+{
+    struct server *srv = t->data;
+    static int64_t deadline;
+    static bool ws_stopping;
+    int64_t now = od_now_ms();
+    if (!deadline) deadline = now + SERVER_SHUTDOWN_GRACE_MS;
+    if (!ws_stopping && (srv->nconns == 0 || now >= deadline)) {
+        if (srv->nconns) LOG_WARN("shutdown grace over, dropping connections=%zu", srv->nconns);
+        ws_stopping = true;
+        ws_stop(srv);
+    }
+    if (ws_stopping && ws_done(srv)) {
+        server_commit(srv);
+        uv_timer_stop(t);
+        uv_close((uv_handle_t *)&srv->commit_check, server_handle_closed_cb);
+        uv_close((uv_handle_t *)&srv->tick_timer, server_handle_closed_cb);
+        uv_close((uv_handle_t *)&srv->sig_int, server_handle_closed_cb);
+        uv_close((uv_handle_t *)&srv->sig_term, server_handle_closed_cb);
+        uv_close((uv_handle_t *)&srv->shutdown_timer, server_handle_closed_cb);
+        LOG_INFO("shutdown complete");
+    }
+}
+
+void server_shutdown(struct server *srv)
+{
+    if (srv->stopping) return;
+    srv->stopping = true;
+    for (struct conn *c = srv->conn_all; c; c = c->all_next)
+        conn_close(c, 1001, "server shutting down");
+    uv_timer_start(&srv->shutdown_timer, server_shutdown_cb, 0, 50);
+}
+
+void server_close(struct server *srv)
+{
+    ws_free(srv);
+    free(srv->conn_table);
+    srv->conn_table = NULL;
+}

@@ -1,0 +1,88 @@
+/*
+ * server.h — the process-wide state of ocppd and the group-commit machinery.
+ *
+ * Threads: everything runs on one libuv loop thread. Handlers write their effects into the open
+ * store batch and queue their replies with server_reply_after_commit(); a uv_check handle, which
+ * runs right after each round of I/O callbacks, commits the batch once and only then releases
+ * the replies (or, if the commit failed, answers InternalError instead). So no CALLRESULT ever
+ * acknowledges data that is not on disk, and one fsync covers a whole loop iteration.
+ */
+#ifndef OD_SERVER_H
+#define OD_SERVER_H
+
+#include "config.h"
+#include "rpc.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct store;
+struct conn;
+struct ws_server;
+
+/* A reply waiting for the batch it acknowledges to commit. */
+struct held_reply {
+    struct held_reply *next;
+    struct conn *conn;          /* referenced */
+    char *block;                /* frame with WS_HEADROOM (owned) */
+    size_t len;
+    enum ocpp_version version;
+    char id[RPC_ID_MAX + 4];    /* the CALL's unique id, to answer InternalError instead */
+    bool is_result;             /* CALLRESULT (acknowledges data) rather than CALLERROR */
+};
+
+struct server_stats {
+    uint64_t frames_in, frames_out;
+    uint64_t calls_in, callerrors_out;
+    uint64_t commits, commit_failures;
+    uint64_t connections_total, connections_refused;
+};
+
+struct server {
+    uv_loop_t *loop;
+    const struct config *cfg;       /* borrowed from main */
+    struct store *store;            /* owned by main */
+    struct ws_server *ws;           /* owned (ws.c) */
+    struct rpc_limits limits;
+
+    /* connections: table by charge point id, and a list of all of them */
+    struct conn **conn_table;
+    size_t conn_table_size;         /* power of two */
+    struct conn *conn_all;
+    size_t nconns;
+
+    /* group commit */
+    uv_check_t commit_check;
+    struct held_reply *held_head, **held_tail;
+    size_t nheld;
+
+    uv_timer_t tick_timer;          /* 1 Hz: liveness, call timeouts are per call */
+    uv_signal_t sig_int, sig_term;
+    uv_timer_t shutdown_timer;
+    bool stopping;
+    int exit_code;
+    int64_t started_ms;
+    struct server_stats stats;
+};
+
+/* Sets up handles on loop (does not start listening). */
+int server_init(struct server *srv, uv_loop_t *loop, const struct config *cfg, struct store *st);
+/* Starts the listeners and signal handlers; logs "ocppd ready". */
+int server_start(struct server *srv, char *errbuf, size_t errlen);
+/* Stops accepting, closes chargers with 1001, flushes, then tears down; idempotent. */
+void server_shutdown(struct server *srv);
+/* Closes every handle after the loop has drained. */
+void server_close(struct server *srv);
+
+/* Opens the store batch for this loop iteration (idempotent). Every handler that writes calls
+ * it first. Returns 0 or OD_EDB. */
+int server_batch(struct server *srv);
+/* Queues a frame for conn that must not go out before the current batch commits. Takes
+ * ownership of block. id/version let the committer answer InternalError if the commit fails. */
+void server_reply_after_commit(struct server *srv, struct conn *c, char *block, size_t len,
+                               const char *id, bool is_result);
+/* Commits now (also run by the check handle). */
+void server_commit(struct server *srv);
+
+#endif

@@ -1,0 +1,306 @@
+/*
+ * ws.c — libwebsockets glue: the charge-point listener on ocppd's libuv loop.
+ *
+ * Upgrade checks happen in LWS_CALLBACK_HTTP_CONFIRM_UPGRADE, while the request headers are
+ * still readable and an HTTP status can still be sent: the path must be /ocpp/<id> (id
+ * percent-decoded, 1..48 printable characters), the charger must offer a subprotocol we speak,
+ * and the connection cap must not be reached. Everything after the upgrade is passed to conn.c.
+ * This file owns no OCPP logic.
+ */
+#include "ws.h"
+
+#include "conn.h"
+#include "log.h"
+#include "mem.h"
+#include "od.h"
+#include "server.h"
+
+#include <libwebsockets.h>
+#include <string.h>
+
+_Static_assert(LWS_PRE <= WS_HEADROOM, "WS_HEADROOM must cover LWS_PRE");
+
+struct ws_server {
+    struct lws_context *ctx; /* NULL once lws finished destroying it */
+    struct lws_vhost *vh_cp;
+    struct server *srv;
+};
+
+/* Per-connection user data that lws allocates for us. */
+struct ws_session {
+    struct conn *conn;
+};
+
+#define WS_PATH_PREFIX "/ocpp/"
+
+static const char *const ws_subprotocols[] = {"ocpp1.6"}; /* ocpp2.0.1 comes with its issue */
+
+/* Percent-decodes the last path segment after /ocpp/ into id. Returns 0 or OD_EINVAL. */
+static int ws_parse_charger_id(const char *uri, char *id, size_t idlen)
+{
+    size_t plen = strlen(WS_PATH_PREFIX);
+    if (strncmp(uri, WS_PATH_PREFIX, plen) != 0) return OD_EINVAL;
+    const char *seg = uri + plen;
+    /* The id is the last segment, so /ocpp/site/CP01 also works behind path-routing proxies. */
+    const char *slash = strrchr(seg, '/');
+    if (slash) seg = slash + 1;
+    const char *end = strchr(seg, '?');
+    size_t n = 0;
+    for (const char *p = seg; *p && p != end; p++) {
+        int ch = (unsigned char)*p;
+        if (ch == '%') {
+            int hi, lo;
+            if (!p[1] || !p[2]) return OD_EINVAL;
+            hi = p[1] <= '9' ? p[1] - '0' : (p[1] | 0x20) - 'a' + 10;
+            lo = p[2] <= '9' ? p[2] - '0' : (p[2] | 0x20) - 'a' + 10;
+            if (hi < 0 || hi > 15 || lo < 0 || lo > 15) return OD_EINVAL;
+            ch = hi * 16 + lo;
+            p += 2;
+        }
+        /* printable ASCII only: ids end up in logs, SQL parameters and JSON */
+        if (ch < 0x20 || ch > 0x7e) return OD_EINVAL;
+        if (n + 1 >= idlen || n >= 48) return OD_EINVAL;
+        id[n++] = (char)ch;
+    }
+    id[n] = '\0';
+    return n > 0 ? 0 : OD_EINVAL;
+}
+
+/* The first subprotocol in the client's list that we speak, or -1. */
+static int ws_pick_subprotocol(const char *list)
+{
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',' || *p == '\t') p++;
+        const char *start = p;
+        while (*p && *p != ',' && *p != ' ' && *p != '\t') p++;
+        size_t n = (size_t)(p - start);
+        for (size_t i = 0; i < sizeof ws_subprotocols / sizeof *ws_subprotocols; i++)
+            if (n && strlen(ws_subprotocols[i]) == n && strncmp(start, ws_subprotocols[i], n) == 0)
+                return (int)i;
+    }
+    return -1;
+}
+
+static int ws_refuse(struct lws *wsi, struct server *srv, unsigned int status, const char *why,
+                     const char *detail)
+{
+    static struct log_ratelimit rl;
+    char peer[64] = "";
+    lws_get_peer_simple(wsi, peer, sizeof peer);
+    srv->stats.connections_refused++;
+    if (log_ratelimit_allow(&rl, 20))
+        LOG_WARN("handshake refused status=%u reason=\"%s\" peer=%s detail=\"%s\"", status, why,
+                 peer, detail);
+    if (lws_return_http_status(wsi, status, why)) return -1;
+    return 1; /* we answered: lws finishes the transaction */
+}
+
+static int ws_confirm_upgrade(struct lws *wsi, struct server *srv)
+{
+    char uri[512], protos[256], id[49];
+    int ulen = lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+    if (ulen <= 0) return ws_refuse(wsi, srv, HTTP_STATUS_BAD_REQUEST, "bad request", "no GET uri");
+    if (ws_parse_charger_id(uri, id, sizeof id))
+        return ws_refuse(wsi, srv, HTTP_STATUS_BAD_REQUEST,
+                         "path must be /ocpp/<chargePointId> (1..48 printable characters)", uri);
+    int plen = lws_hdr_copy(wsi, protos, sizeof protos, WSI_TOKEN_PROTOCOL);
+    if (plen <= 0 || ws_pick_subprotocol(protos) < 0)
+        return ws_refuse(wsi, srv, HTTP_STATUS_BAD_REQUEST,
+                         "no supported subprotocol (ocpp1.6) offered", plen > 0 ? protos : "none");
+    if (srv->nconns >= (size_t)srv->cfg->max_connections)
+        return ws_refuse(wsi, srv, HTTP_STATUS_SERVICE_UNAVAILABLE, "connection limit reached",
+                         id);
+    if (srv->stopping)
+        return ws_refuse(wsi, srv, HTTP_STATUS_SERVICE_UNAVAILABLE, "shutting down", id);
+    return 0;
+}
+
+static int ws_established(struct lws *wsi, struct server *srv, struct ws_session *sess)
+{
+    char uri[512], id[49], peer[64] = "";
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 ||
+        ws_parse_charger_id(uri, id, sizeof id))
+        return -1; /* checked at upgrade; cannot differ now, but never trust it blindly */
+    const struct lws_protocols *proto = lws_get_protocol(wsi);
+    enum ocpp_version v = OCPP_V16;
+    if (!proto || strcmp(proto->name, "ocpp1.6") != 0) return -1;
+    lws_get_peer_simple(wsi, peer, sizeof peer);
+    sess->conn = conn_open(srv, wsi, id, v, peer);
+    return 0;
+}
+
+static int ws_writeable(struct lws *wsi, struct ws_session *sess)
+{
+    struct conn *c = sess->conn;
+    if (!c) return -1;
+    int code;
+    const char *reason;
+    /* Pending frames go out before a requested close, so a last CALLERROR still arrives. */
+    if (conn_take_ping(c)) {
+        unsigned char buf[LWS_PRE + 4];
+        if (lws_write(wsi, buf + LWS_PRE, 0, LWS_WRITE_PING) < 0) return -1;
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    struct conn_frame *f = conn_next_frame(c);
+    if (f) {
+        int n = lws_write(wsi, (unsigned char *)f->block + WS_HEADROOM, f->len, LWS_WRITE_TEXT);
+        conn_frame_free(f);
+        if (n < 0) return -1;
+        if (c->outq_head || conn_close_requested(c, &code, &reason)) lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (conn_close_requested(c, &code, &reason)) {
+        lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+        return -1;
+    }
+    return 0;
+}
+
+static int ws_cp_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                          size_t len)
+{
+    struct ws_server *ws = lws_context_user(lws_get_context(wsi));
+    struct server *srv = ws ? ws->srv : NULL;
+    struct ws_session *sess = user;
+
+    switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        if (!srv) return -1;
+        return ws_confirm_upgrade(wsi, srv);
+    case LWS_CALLBACK_HTTP:
+        /* Plain HTTP on the charge-point port: only WebSocket upgrades are served here. */
+        if (lws_return_http_status(wsi, 426,
+                                   "use a WebSocket upgrade to /ocpp/<chargePointId>"))
+            return -1;
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    case LWS_CALLBACK_ESTABLISHED:
+        if (!srv || !sess) return -1;
+        return ws_established(wsi, srv, sess);
+    case LWS_CALLBACK_RECEIVE:
+        if (!sess || !sess->conn) return -1;
+        conn_on_receive(sess->conn, in, len, lws_is_first_fragment(wsi) != 0,
+                        lws_is_final_fragment(wsi) != 0, lws_frame_is_binary(wsi) != 0);
+        return 0;
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (sess && sess->conn) conn_note_alive(sess->conn);
+        return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (!sess) return -1;
+        return ws_writeable(wsi, sess);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        return 0; /* lws answers the close frame itself */
+    case LWS_CALLBACK_CLOSED:
+        if (sess && sess->conn) {
+            struct conn *c = sess->conn;
+            sess->conn = NULL;
+            conn_on_closed(c);
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* Index 0 takes plain HTTP and the upgrade check; the others are the OCPP subprotocols. */
+static const struct lws_protocols ws_cp_protocols[] = {
+    {"ocpp-http", ws_cp_callback, sizeof(struct ws_session), 0, 0, NULL, 0},
+    {"ocpp1.6", ws_cp_callback, sizeof(struct ws_session), 4096, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void ws_lws_log(int level, const char *line)
+{
+    /* lws's own chatter goes to debug; its errors to warn (they are about peers, mostly). */
+    char buf[256];
+    size_t n = strlen(line);
+    if (n >= sizeof buf) n = sizeof buf - 1;
+    memcpy(buf, line, n);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) n--;
+    buf[n] = '\0';
+    if (level & LLL_ERR) LOG_WARN("lws: %s", buf);
+    else LOG_DEBUG("lws: %s", buf);
+}
+
+int ws_start(struct server *srv, char *errbuf, size_t errlen)
+{
+    struct ws_server *ws = xcalloc(1, sizeof *ws);
+    ws->srv = srv;
+    srv->ws = ws;
+
+    lws_set_log_level(LLL_ERR | (LOG_ENABLED(LOG_LEVEL_DEBUG) ? LLL_WARN | LLL_NOTICE : 0),
+                      ws_lws_log);
+
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    void *loops[1] = {srv->loop};
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+                   LWS_SERVER_OPTION_VALIDATE_UTF8 |
+                   LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
+    info.foreign_loops = loops;
+    info.user = ws;
+    info.pcontext = &ws->ctx;
+    info.timeout_secs = 10; /* a handshake that takes longer is dropped (slowloris) */
+    info.max_http_header_pool = 256;
+    info.fd_limit_per_thread = 0;
+    ws->ctx = lws_create_context(&info);
+    if (!ws->ctx) {
+        snprintf(errbuf, errlen, "cannot create the WebSocket context (is libwebsockets-evlib-uv "
+                                 "installed?)");
+        return OD_EIO;
+    }
+
+    struct lws_context_creation_info vinfo;
+    memset(&vinfo, 0, sizeof vinfo);
+    vinfo.vhost_name = "chargers";
+    vinfo.port = srv->cfg->listen_port;
+    /* lws binds to all interfaces unless iface names one; 0.0.0.0 means all */
+    vinfo.iface = strcmp(srv->cfg->listen_host, "0.0.0.0") ? srv->cfg->listen_host : NULL;
+    vinfo.protocols = ws_cp_protocols;
+    vinfo.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    vinfo.timeout_secs = 10;
+    ws->vh_cp = lws_create_vhost(ws->ctx, &vinfo);
+    if (!ws->vh_cp || lws_get_vhost_listen_port(ws->vh_cp) <= 0) {
+        snprintf(errbuf, errlen, "cannot listen on %s:%d for charge points (port busy or "
+                 "address not available)", srv->cfg->listen_host, srv->cfg->listen_port);
+        return OD_EIO;
+    }
+    return 0;
+}
+
+int ws_listen_port(struct server *srv)
+{
+    return srv->ws && srv->ws->vh_cp ? lws_get_vhost_listen_port(srv->ws->vh_cp) : -1;
+}
+
+int ws_admin_port(struct server *srv)
+{
+    return srv->cfg->admin_port;
+}
+
+void ws_stop(struct server *srv)
+{
+    if (srv->ws && srv->ws->ctx) lws_context_destroy(srv->ws->ctx);
+}
+
+int ws_done(struct server *srv)
+{
+    return !srv->ws || !srv->ws->ctx;
+}
+
+void ws_free(struct server *srv)
+{
+    free(srv->ws);
+    srv->ws = NULL;
+}
+
+void ws_request_write(void *wsi)
+{
+    if (wsi) lws_callback_on_writable(wsi);
+}
+
+void ws_close_deadline(void *wsi, int secs)
+{
+    if (wsi) lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, secs);
+}
