@@ -337,7 +337,9 @@ static void config_print_help(void)
            "files as 'name = value'):\n");
     for (size_t i = 0; i < sizeof config_options / sizeof *config_options; i++) {
         const struct config_option *o = &config_options[i];
-        printf("  --%-24s %s\n", o->takes_value ? xasprintf("%s V", o->name) : o->name, o->help);
+        char flag[48];
+        snprintf(flag, sizeof flag, "%s%s", o->name, o->takes_value ? " V" : "");
+        printf("  --%-24s %s\n", flag, o->help);
     }
     printf("  --%-24s %s\n  --%-24s %s\n", "help", "show this help", "version", "show the version");
 }
