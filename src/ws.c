@@ -9,6 +9,7 @@
  */
 #include "ws.h"
 
+#include "admin.h"
 #include "conn.h"
 #include "log.h"
 #include "mem.h"
@@ -16,6 +17,7 @@
 #include "server.h"
 
 #include <libwebsockets.h>
+#include <stdlib.h>
 #include <string.h>
 
 _Static_assert(LWS_PRE <= WS_HEADROOM, "WS_HEADROOM must cover LWS_PRE");
@@ -23,7 +25,14 @@ _Static_assert(LWS_PRE <= WS_HEADROOM, "WS_HEADROOM must cover LWS_PRE");
 struct ws_server {
     struct lws_context *ctx; /* NULL once lws finished destroying it */
     struct lws_vhost *vh_cp;
+    struct lws_vhost *vh_admin;
     struct server *srv;
+};
+
+/* Per-request state of the admin HTTP listener. */
+struct ws_admin_session {
+    char *body; /* owned: the response body waiting for WRITEABLE */
+    size_t len;
 };
 
 /* Per-connection user data that lws allocates for us. */
@@ -210,6 +219,71 @@ static const struct lws_protocols ws_cp_protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+static int ws_admin_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                             void *in, size_t len)
+{
+    struct ws_server *ws = lws_context_user(lws_get_context(wsi));
+    struct ws_admin_session *sess = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP: {
+        if (!ws || !sess) return -1;
+        char path[512];
+        if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0) {
+            if (lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL)) return -1;
+            return lws_http_transaction_completed(wsi) ? -1 : 0;
+        }
+        char query[256];
+        if (lws_hdr_copy(wsi, query, sizeof query, WSI_TOKEN_HTTP_URI_ARGS) > 0) {
+            size_t n = strlen(path);
+            snprintf(path + n, sizeof path - n, "?%s", query);
+        }
+        struct admin_response resp = {0};
+        admin_http_get(ws->srv, path, &resp);
+        unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
+                                          *end = hdr + sizeof hdr - 1;
+        if (lws_add_http_common_headers(wsi, (unsigned int)resp.status, resp.content_type,
+                                        resp.len, &p, end) ||
+            lws_finalize_write_http_header(wsi, start, &p, end)) {
+            free(resp.body);
+            return -1;
+        }
+        free(sess->body);
+        sess->body = resp.body;
+        sess->len = resp.len;
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    case LWS_CALLBACK_HTTP_WRITEABLE: {
+        if (!sess || !sess->body) return 0;
+        char *block = xmalloc(LWS_PRE + sess->len + 1);
+        memcpy(block + LWS_PRE, sess->body, sess->len);
+        int n = lws_write(wsi, (unsigned char *)block + LWS_PRE, sess->len, LWS_WRITE_HTTP_FINAL);
+        free(block);
+        free(sess->body);
+        sess->body = NULL;
+        if (n < 0) return -1;
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    }
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        /* The admin WebSocket is not served yet: refuse upgrades cleanly. */
+        if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL)) return -1;
+        return 1;
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (sess) {
+            free(sess->body);
+            sess->body = NULL;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static const struct lws_protocols ws_admin_protocols[] = {
+    {"admin-http", ws_admin_callback, sizeof(struct ws_admin_session), 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
 static void ws_lws_log(int level, const char *line)
 {
     /* lws's own chatter goes to debug; its errors to warn (they are about peers, mostly). */
@@ -266,6 +340,19 @@ int ws_start(struct server *srv, char *errbuf, size_t errlen)
                  "address not available)", srv->cfg->listen_host, srv->cfg->listen_port);
         return OD_EIO;
     }
+
+    memset(&vinfo, 0, sizeof vinfo);
+    vinfo.vhost_name = "admin";
+    vinfo.port = srv->cfg->admin_port;
+    vinfo.iface = strcmp(srv->cfg->admin_host, "0.0.0.0") ? srv->cfg->admin_host : NULL;
+    vinfo.protocols = ws_admin_protocols;
+    vinfo.timeout_secs = 10;
+    ws->vh_admin = lws_create_vhost(ws->ctx, &vinfo);
+    if (!ws->vh_admin || lws_get_vhost_listen_port(ws->vh_admin) <= 0) {
+        snprintf(errbuf, errlen, "cannot listen on %s:%d for the admin API (port busy or "
+                 "address not available)", srv->cfg->admin_host, srv->cfg->admin_port);
+        return OD_EIO;
+    }
     return 0;
 }
 
@@ -276,7 +363,7 @@ int ws_listen_port(struct server *srv)
 
 int ws_admin_port(struct server *srv)
 {
-    return srv->cfg->admin_port;
+    return srv->ws && srv->ws->vh_admin ? lws_get_vhost_listen_port(srv->ws->vh_admin) : -1;
 }
 
 void ws_stop(struct server *srv)
