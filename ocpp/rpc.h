@@ -78,20 +78,24 @@ struct rpc_limits {
  */
 struct rpc_msg {
     enum rpc_type type;
-    bool has_id;            /* false when no unique id could be recovered */
-    char id[RPC_ID_MAX + 1 + 3]; /* truncated copy when the peer's id is too long */
+    bool has_id;            /* id holds the peer's exact unique id (at most RPC_ID_MAX + 3
+                               bytes, so a slightly too long id can still be answered) */
+    char id[RPC_ID_MAX + 1 + 3]; /* longer ids: first RPC_ID_MAX bytes + "...", has_id false */
     const char *action;     /* CALL only */
-    json_t *payload;        /* CALL / CALLRESULT payload; CALLERROR details (may be NULL) */
+    json_t *payload;        /* CALL / CALLRESULT payload; CALLERROR details (NULL on failure) */
     const char *error_code; /* CALLERROR only */
     const char *error_description; /* CALLERROR only */
     json_t *root;
 };
 
 /*
- * Parses one text frame. Returns 0 and fills msg on success. On failure returns OD_EPARSE or
- * OD_ETOOBIG, fills err, and sets msg->has_id/msg->id when the unique id could be recovered, so
- * the caller can answer a CALL with a CALLERROR (and must otherwise log and drop the frame).
- * msg->type is set whenever the type id was readable. Always call rpc_msg_clear() afterwards.
+ * Parses one text frame (len bytes, no NUL needed; lim NULL or 0 fields = the defaults). Returns 0
+ * and fills msg on success. On failure returns OD_EPARSE or OD_ETOOBIG, fills err, and sets
+ * msg->has_id/msg->id when the unique id could be recovered, so the caller can answer a CALL with
+ * a CALLERROR (and must otherwise log and drop the frame). msg->type is set whenever the type id
+ * was readable (2/3/4), else 0; root/payload/action are NULL after a failure. Codes: too big or
+ * too deep -> FORMAT; not JSON, duplicate member names, wrong element count or types ->
+ * RPC_FRAMEWORK; type id not 2/3/4 -> MESSAGE_TYPE_NOT_SUPPORTED. Always call rpc_msg_clear().
  */
 int rpc_parse(const char *text, size_t len, const struct rpc_limits *lim, struct rpc_msg *msg,
               struct ocpp_error *err);
@@ -100,7 +104,9 @@ void rpc_msg_clear(struct rpc_msg *msg);
 /*
  * Frame builders. Each returns a heap block (caller frees with free()) of headroom + len + 1
  * bytes whose text starts at block + headroom (the transport writes its own header there) and is
- * NUL-terminated; *len receives the text length. Payloads are borrowed.
+ * NUL-terminated; *len receives the text length. Payloads are borrowed; a NULL payload is sent
+ * as {}. A payload that is not an object is a programming error: NULL is returned and logged.
+ * rpc_build_error() puts err->path into the details ({"path": ...}) and sends a NULL id as "-1".
  */
 char *rpc_build_call(size_t headroom, const char *id, const char *action, const json_t *payload,
                      size_t *len);

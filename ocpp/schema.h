@@ -19,8 +19,8 @@
 
 struct ocpp_schema; /* generated, static, opaque */
 
-/* The schema of action's request (request=true, "urn:<action>.req") or response ("...conf",
- * 2.0.1 "...Response"); NULL if the version has no such action. */
+/* The schema of action's request (request=true, "urn:<action>.req") or response
+ * ("urn:<action>.conf", in both versions); NULL if the version has no such action. */
 const struct ocpp_schema *ocpp_schema_find(enum ocpp_version v, const char *action, bool request);
 
 /* True if v defines action (has a request schema). */
