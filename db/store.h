@@ -10,6 +10,11 @@
  * Times are int64 milliseconds since the epoch (UTC); 0 means "unset". Strings in the record
  * structs are fixed-size copies (truncated to fit, always NUL-terminated), so records are plain
  * values with no ownership.
+ *
+ * foreach callbacks may call any store function, writes included. The calls that pass record
+ * copies (chargers, connectors, tokens, transactions) deliver each row at most once; rows
+ * written during the iteration may or may not be seen. The meter and event iterations hand out
+ * borrowed strings and stream: rows appended meanwhile may be seen.
  */
 #ifndef OD_STORE_H
 #define OD_STORE_H
@@ -41,7 +46,9 @@ int store_schema_version_latest(void);
 /* ---- group commit ----------------------------------------------------------------------------- */
 
 int store_batch_begin(struct store *st);  /* opens a write transaction unless one is open */
-int store_batch_commit(struct store *st); /* commits the open batch; 0 if none is open */
+/* Commits the open batch; 0 if none is open. On OD_EDB nothing of the batch was committed (a
+ * failed commit, or SQLite dropped the batch after an earlier write failed) and none is open. */
+int store_batch_commit(struct store *st);
 void store_batch_rollback(struct store *st);
 bool store_batch_active(const struct store *st);
 /* Runs a passive WAL checkpoint (call when idle). */
@@ -79,7 +86,8 @@ struct store_charger {
 int store_charger_get(struct store *st, const char *id, struct store_charger *out); /* OD_ENOTFOUND */
 /* Inserts or replaces the whole row (created_ms is kept from an existing row). */
 int store_charger_put(struct store *st, const struct store_charger *c);
-/* Updates last_seen_ms and protocol, inserting a minimal row if the charger is new. */
+/* Updates last_seen_ms and protocol, inserting a minimal row if the charger is new. A NULL or
+ * "" protocol keeps the stored one. */
 int store_charger_touch(struct store *st, const char *id, const char *protocol, int64_t now_ms);
 /* Deletes the charger and its connectors (transactions and meter values are kept). */
 int store_charger_delete(struct store *st, const char *id); /* OD_ENOTFOUND */
@@ -181,7 +189,8 @@ struct store_tx {
     int64_t updated_ms;
 };
 
-/* Inserts tx; when tx->id is 0 a new id is allocated and written back. */
+/* Inserts tx; when tx->id is 0 a new id is allocated and written back. OD_EEXISTS if the id,
+ * or the ext_id on that charger, is taken; OD_EINVAL for an explicit id outside 1..2^31-1. */
 int store_tx_insert(struct store *st, struct store_tx *tx);
 int store_tx_update(struct store *st, const struct store_tx *tx); /* by id; OD_ENOTFOUND */
 int store_tx_get(struct store *st, int64_t id, struct store_tx *out); /* OD_ENOTFOUND */
@@ -191,7 +200,8 @@ int store_tx_get_ext(struct store *st, const char *charger_id, const char *ext_i
 int store_tx_find_start(struct store *st, const char *charger_id, int connector_id,
                         const char *id_tag, double meter_start_wh, int64_t start_ms,
                         struct store_tx *out); /* OD_ENOTFOUND */
-/* Active transactions of a charger (all connectors when connector_id < 0), oldest first. */
+/* Active transactions of a charger (all connectors when connector_id < 0, evse_id then
+ * ignored), oldest first (start_ms, then id). */
 int store_tx_foreach_active(struct store *st, const char *charger_id, int evse_id, int connector_id,
                             int (*fn)(const struct store_tx *tx, void *ctx), void *ctx);
 
@@ -200,7 +210,7 @@ struct store_tx_query {
     int active;             /* -1 = any, 0 = stopped only, 1 = active only */
     int64_t since_ms;       /* start_ms >= since_ms; 0 = any */
     int64_t before_id;      /* cursor: id < before_id; 0 = from newest */
-    int limit;
+    int limit;              /* <= 0 = no limit */
 };
 /* Newest first. */
 int store_tx_query(struct store *st, const struct store_tx_query *q,
