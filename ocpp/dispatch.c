@@ -134,9 +134,10 @@ void dispatch_message(struct conn *c, const char *text, size_t len)
     int rc = rpc_parse(text, len, &c->srv->limits, &msg, &err);
     if (rc != 0) {
         /* A CALLERROR may only answer a CALL: malformed results/errors are logged, and so is
-         * anything whose unique id cannot be recovered. */
-        bool answerable = msg.has_id && (err.code == OCPP_ERR_MESSAGE_TYPE_NOT_SUPPORTED ||
-                                         msg.type == RPC_CALL);
+         * anything whose unique id cannot be recovered. A frame whose type id is unreadable
+         * or unknown but whose id is readable gets an answer, so the sender is not left
+         * waiting for one. */
+        bool answerable = msg.has_id && msg.type != RPC_CALLRESULT && msg.type != RPC_CALLERROR;
         char what[240];
         snprintf(what, sizeof what, "%s (%s)%s", err.description,
                  ocpp_errcode_name(err.code, c->version), answerable ? "" : ", not answerable");

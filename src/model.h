@@ -98,8 +98,10 @@ struct model_tx_stop {
 };
 
 /* Stops a transaction; unknown and repeated stops are stored and flagged, never refused.
- * *resolved_id receives the stored transaction's id (for linking transactionData). */
-int model_tx_stop(const struct model_ctx *m, const struct model_tx_stop *s, int64_t *resolved_id);
+ * *resolved_id receives the stored transaction's id (for linking transactionData) and
+ * *repeated whether this Stop was already stored (its transactionData must not be again). */
+int model_tx_stop(const struct model_ctx *m, const struct model_tx_stop *s, int64_t *resolved_id,
+                  bool *repeated);
 
 /* One sampled value, version-neutral. */
 struct model_sample {

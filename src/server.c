@@ -27,7 +27,8 @@ static void server_tick_cb(uv_timer_t *t)
     struct server *srv = t->data;
     conn_tick(srv, od_now_ms());
     /* When nothing is waiting to be acknowledged, fold the WAL back so it stays small. */
-    if (!store_batch_active(srv->store) && srv->nheld == 0) store_checkpoint(srv->store);
+    if (++srv->ticks % 10 == 0 && !store_batch_active(srv->store) && srv->nheld == 0)
+        store_checkpoint(srv->store);
 }
 
 static void server_signal_cb(uv_signal_t *h, int signum)
@@ -145,19 +146,46 @@ static void server_handle_closed_cb(uv_handle_t *h)
     (void)h;
 }
 
+struct foreign_count {
+    struct server *srv;
+    int n;
+};
+
+static void server_count_foreign_cb(uv_handle_t *h, void *arg)
+{
+    struct foreign_count *fc = arg;
+    struct server *srv = fc->srv;
+    if (h == (uv_handle_t *)&srv->commit_check || h == (uv_handle_t *)&srv->tick_timer ||
+        h == (uv_handle_t *)&srv->sig_int || h == (uv_handle_t *)&srv->sig_term ||
+        h == (uv_handle_t *)&srv->shutdown_timer || uv_is_closing(h))
+        return;
+    fc->n++;
+}
+
+/* lws on a foreign loop does not always report the end of its teardown; what counts is that
+ * none of its handles is left on our loop. */
+static bool server_lws_gone(struct server *srv)
+{
+    if (ws_done(srv)) return true;
+    struct foreign_count fc = {.srv = srv};
+    uv_walk(srv->loop, server_count_foreign_cb, &fc);
+    return fc.n == 0;
+}
+
 static void server_shutdown_cb(uv_timer_t *t)
 {
     struct server *srv = t->data;
-    static int64_t deadline;
-    static bool ws_stopping;
     int64_t now = od_now_ms();
-    if (!deadline) deadline = now + SERVER_SHUTDOWN_GRACE_MS;
+    if (!srv->shutdown_deadline_ms) srv->shutdown_deadline_ms = now + SERVER_SHUTDOWN_GRACE_MS;
+    int64_t deadline = srv->shutdown_deadline_ms;
+    bool ws_stopping = srv->ws_stopping;
     if (!ws_stopping && (srv->nconns == 0 || now >= deadline)) {
         if (srv->nconns) LOG_WARN("shutdown grace over, dropping connections=%zu", srv->nconns);
-        ws_stopping = true;
+        ws_stopping = srv->ws_stopping = true;
         ws_stop(srv);
     }
-    if (ws_stopping && ws_done(srv)) {
+    if (ws_stopping && (server_lws_gone(srv) || now >= deadline + 2000)) {
+        if (!server_lws_gone(srv)) LOG_WARN("lws teardown incomplete; closing our handles");
         server_commit(srv);
         uv_timer_stop(t);
         uv_close((uv_handle_t *)&srv->commit_check, server_handle_closed_cb);

@@ -61,6 +61,9 @@ struct server {
     uv_signal_t sig_int, sig_term;
     uv_timer_t shutdown_timer;
     bool stopping;
+    bool ws_stopping;
+    uint64_t ticks;
+    int64_t shutdown_deadline_ms;
     int exit_code;
     int64_t started_ms;
     struct server_stats stats;

@@ -230,7 +230,7 @@ int model_tx_start(const struct model_ctx *m, const struct model_tx_start *s, in
 /* A Stop for a transaction we have no record of: stored as its own flagged row, keyed so that
  * the charger's retries of the same Stop find it again. */
 static int tx_stop_unknown(const struct model_ctx *m, const struct model_tx_stop *s,
-                           int64_t *resolved_id)
+                           int64_t *resolved_id, bool *repeated)
 {
     struct server *srv = m->srv;
     char key[40];
@@ -241,6 +241,7 @@ static int tx_stop_unknown(const struct model_ctx *m, const struct model_tx_stop
         tx.flags |= STORE_TX_REPEATED_STOP;
         tx.updated_ms = m->now_ms;
         *resolved_id = tx.id;
+        *repeated = true;
         return store_tx_update(srv->store, &tx);
     }
     if (rc != OD_ENOTFOUND) return rc;
@@ -268,21 +269,24 @@ static int tx_stop_unknown(const struct model_ctx *m, const struct model_tx_stop
     return 0;
 }
 
-int model_tx_stop(const struct model_ctx *m, const struct model_tx_stop *s, int64_t *resolved_id)
+int model_tx_stop(const struct model_ctx *m, const struct model_tx_stop *s, int64_t *resolved_id,
+                  bool *repeated)
 {
+    *repeated = false;
     struct server *srv = m->srv;
     int rc = server_batch(srv);
     if (rc) return rc;
     struct store_tx tx;
     rc = s->tx_id > 0 ? store_tx_get(srv->store, s->tx_id, &tx) : OD_ENOTFOUND;
     if (rc == 0 && strcmp(tx.charger_id, m->charger_id) != 0) rc = OD_ENOTFOUND;
-    if (rc == OD_ENOTFOUND) return tx_stop_unknown(m, s, resolved_id);
+    if (rc == OD_ENOTFOUND) return tx_stop_unknown(m, s, resolved_id, repeated);
     if (rc) return rc;
     *resolved_id = tx.id;
 
     bool server_closed = (tx.flags & STORE_TX_CLOSED_BY_SERVER) != 0;
     if (!tx.active && !server_closed) {
         /* Stored once: a repeated Stop is acknowledged but changes nothing but the flag. */
+        *repeated = true;
         if (!(tx.flags & STORE_TX_REPEATED_STOP)) {
             tx.flags |= STORE_TX_REPEATED_STOP;
             tx.updated_ms = m->now_ms;
@@ -293,6 +297,7 @@ int model_tx_stop(const struct model_ctx *m, const struct model_tx_stop *s, int6
     }
     if (!tx.active && server_closed) {
         if (strstr(tx.note, "charger's Stop applied")) {
+            *repeated = true;
             tx.flags |= STORE_TX_REPEATED_STOP;
             tx.updated_ms = m->now_ms;
             return store_tx_update(srv->store, &tx);

@@ -389,5 +389,5 @@ void ws_request_write(void *wsi)
 
 void ws_close_deadline(void *wsi, int secs)
 {
-    if (wsi) lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, secs);
+    if (wsi) lws_set_timeout(wsi, (enum pending_timeout)(PENDING_TIMEOUT_USER_REASON_BASE + 1), secs);
 }

@@ -212,8 +212,9 @@ V16_HANDLER(v16_handle_stop_transaction)
         return OD_ELIMIT;
     }
     int64_t resolved = 0;
-    int rc = model_tx_stop(&ctx->m, &s, &resolved);
-    if (rc == 0 && nmv > 0) rc = model_meter_values(&ctx->m, -1, -1, resolved, mv, nmv);
+    bool repeated = false;
+    int rc = model_tx_stop(&ctx->m, &s, &resolved, &repeated);
+    if (rc == 0 && nmv > 0 && !repeated) rc = model_meter_values(&ctx->m, -1, -1, resolved, mv, nmv);
     free(storage);
     if (rc) return ocpp_internal_error(ctx, rc, err);
     *resp = json_object();
