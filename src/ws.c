@@ -38,6 +38,7 @@ struct ws_admin_session {
 /* Per-connection user data that lws allocates for us. */
 struct ws_session {
     struct conn *conn;
+    bool close_sent;
 };
 
 #define WS_PATH_PREFIX "/ocpp/"
@@ -101,8 +102,18 @@ static int ws_refuse(struct lws *wsi, struct server *srv, unsigned int status, c
     if (log_ratelimit_allow(&rl, 20))
         LOG_WARN("handshake refused status=%u reason=\"%s\" peer=%s detail=\"%s\"", status, why,
                  peer, detail);
-    if (lws_return_http_status(wsi, status, why)) return -1;
-    return 1; /* we answered: lws finishes the transaction */
+    /* Written raw: at this stage lws would label its own status line HTTP/1.0, which strict
+     * WebSocket clients reject instead of reporting the status. */
+    const char *text = status == 400 ? "Bad Request" : status == 401 ? "Unauthorized"
+                     : status == 503 ? "Service Unavailable" : "Error";
+    unsigned char buf[LWS_PRE + 512];
+    int n = snprintf((char *)buf + LWS_PRE, sizeof buf - LWS_PRE,
+                     "HTTP/1.1 %u %s\r\ncontent-type: text/plain\r\ncontent-length: %zu\r\n"
+                     "connection: close\r\n\r\n%s\n",
+                     status, text, strlen(why) + 1, why);
+    if (n > 0 && (size_t)n < sizeof buf - LWS_PRE)
+        lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP);
+    return -1; /* hang up once the answer is out */
 }
 
 static int ws_confirm_upgrade(struct lws *wsi, struct server *srv)
@@ -160,9 +171,21 @@ static int ws_writeable(struct lws *wsi, struct ws_session *sess)
         if (c->outq_head || conn_close_requested(c, &code, &reason)) lws_callback_on_writable(wsi);
         return 0;
     }
-    if (conn_close_requested(c, &code, &reason)) {
-        lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
-        return -1;
+    if (conn_close_requested(c, &code, &reason) && !sess->close_sent) {
+        /* The close frame is written here rather than via lws_close_reason() + return -1,
+         * which this lws version turns into a bare TCP shutdown. The peer answers with its
+         * own close; if it does not, the deadline set by conn_close() ends the socket. */
+        unsigned char buf[LWS_PRE + 2 + 123];
+        size_t rlen = strlen(reason);
+        if (rlen > 123) rlen = 123;
+        buf[LWS_PRE] = (unsigned char)(code >> 8);
+        buf[LWS_PRE + 1] = (unsigned char)(code & 0xff);
+        memcpy(buf + LWS_PRE + 2, reason, rlen);
+        sess->close_sent = true;
+        /* 4 is the close opcode lws_write() maps internally (LWS_WRITE_CLOSE, not exported). */
+        if (lws_write(wsi, buf + LWS_PRE, 2 + rlen, (enum lws_write_protocol)4) < 0) return -1;
+        lws_set_timeout(wsi, (enum pending_timeout)(PENDING_TIMEOUT_USER_REASON_BASE + 1), 2);
+        return 0;
     }
     return 0;
 }
