@@ -4,6 +4,7 @@
  * A conn with no lws handle stands in for the socket; replies are read from its queue.
  */
 #include "conn.h"
+#include "fixture.h"
 #include "dispatch.h"
 #include "od.h"
 #include "server.h"
@@ -20,63 +21,13 @@
 #include <string.h>
 #include <cmocka.h>
 
-struct fixture {
-    uv_loop_t loop;
-    struct config cfg;
-    struct store *st;
-    struct server srv;
-    struct conn *c;
-};
-
-static struct fixture *fixture_new(bool auto_register, bool accept_unknown)
-{
-    struct fixture *f = calloc(1, sizeof *f);
-    char err[256];
-    uv_loop_init(&f->loop);
-    config_defaults(&f->cfg);
-    f->cfg.auto_register = auto_register;
-    f->cfg.accept_unknown_tokens = accept_unknown;
-    assert_int_equal(store_open(":memory:", STORE_SYNC_NORMAL, &f->st, err, sizeof err), 0);
-    server_init(&f->srv, &f->loop, &f->cfg, f->st);
-    f->c = conn_open(&f->srv, NULL, "CP1", OCPP_V16, "unit-test");
-    server_commit(&f->srv);
-    return f;
-}
-
-static void close_cb(uv_handle_t *h)
-{
-    (void)h;
-}
-
-static void fixture_free(struct fixture *f)
-{
-    if (f->c) conn_on_closed(f->c);
-    server_commit(&f->srv);
-    uv_close((uv_handle_t *)&f->srv.commit_check, close_cb);
-    uv_close((uv_handle_t *)&f->srv.tick_timer, close_cb);
-    uv_close((uv_handle_t *)&f->srv.shutdown_timer, close_cb);
-    uv_close((uv_handle_t *)&f->srv.sig_int, close_cb);
-    uv_close((uv_handle_t *)&f->srv.sig_term, close_cb);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    server_close(&f->srv);
-    store_close(f->st);
-    assert_int_equal(uv_loop_close(&f->loop), 0);
-    config_free(&f->cfg);
-    free(f);
-}
-
 /* Sends one frame and returns the parsed reply (new reference), or NULL if none was queued. */
 static json_t *roundtrip(struct fixture *f, const char *frame)
 {
     dispatch_message(f->c, frame, strlen(frame));
     server_commit(&f->srv);
-    struct conn_frame *out = conn_next_frame(f->c);
-    if (!out) return NULL;
-    json_error_t jerr;
-    json_t *reply = json_loadb(out->block + WS_HEADROOM, out->len, 0, &jerr);
-    assert_non_null(reply);
-    assert_null(conn_next_frame(f->c)); /* exactly one reply per CALL */
-    conn_frame_free(out);
+    json_t *reply = fixture_next_frame(f);
+    assert_null(conn_next_frame(f->c)); /* at most one reply per message */
     return reply;
 }
 
