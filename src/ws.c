@@ -401,6 +401,9 @@ int ws_done(struct server *srv)
 
 void ws_free(struct server *srv)
 {
+    /* On a foreign loop lws finishes freeing its context only when destroy is called again
+     * after its handles have closed (the loop has stopped by now). */
+    if (srv->ws && srv->ws->ctx) lws_context_destroy(srv->ws->ctx);
     free(srv->ws);
     srv->ws = NULL;
 }
