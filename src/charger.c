@@ -13,14 +13,24 @@
 #include "od.h"
 #include "server.h"
 #include "store.h"
-#include "tx_int.h"
+#include "model_int.h"
 
 #include <jansson.h>
 #include <string.h>
 
-static void copy(char *dst, size_t len, const char *src)
+void model__copy(char *dst, size_t len, const char *src)
 {
     snprintf(dst, len, "%s", src ? src : "");
+}
+
+void model__connector_init(struct store_connector *c, const char *charger_id, int evse_id,
+                           int connector_id)
+{
+    memset(c, 0, sizeof *c);
+    model__copy(c->charger_id, sizeof c->charger_id, charger_id);
+    c->evse_id = evse_id;
+    c->connector_id = connector_id;
+    model__copy(c->availability, sizeof c->availability, "Operative");
 }
 
 const char *model_registration_name(enum model_registration r)
@@ -86,23 +96,23 @@ int model_charger_boot(const struct model_ctx *m, const struct model_boot *b,
     struct store_charger ch;
     memset(&ch, 0, sizeof ch);
     bool known = store_charger_get(srv->store, m->charger_id, &ch) == 0;
-    if (!known) copy(ch.id, sizeof ch.id, m->charger_id);
+    if (!known) model__copy(ch.id, sizeof ch.id, m->charger_id);
 
     enum model_registration reg = REG_ACCEPTED;
     if (!srv->cfg->auto_register && !ch.provisioned) reg = REG_REJECTED;
 
-    copy(ch.protocol, sizeof ch.protocol, m->protocol);
-    copy(ch.registration, sizeof ch.registration, model_registration_name(reg));
-    copy(ch.vendor, sizeof ch.vendor, b->vendor);
-    copy(ch.model, sizeof ch.model, b->model);
-    copy(ch.serial, sizeof ch.serial, b->serial);
-    copy(ch.charge_box_serial, sizeof ch.charge_box_serial, b->charge_box_serial);
-    copy(ch.firmware, sizeof ch.firmware, b->firmware);
-    copy(ch.iccid, sizeof ch.iccid, b->iccid);
-    copy(ch.imsi, sizeof ch.imsi, b->imsi);
-    copy(ch.meter_type, sizeof ch.meter_type, b->meter_type);
-    copy(ch.meter_serial, sizeof ch.meter_serial, b->meter_serial);
-    copy(ch.boot_reason, sizeof ch.boot_reason, b->reason);
+    model__copy(ch.protocol, sizeof ch.protocol, m->protocol);
+    model__copy(ch.registration, sizeof ch.registration, model_registration_name(reg));
+    model__copy(ch.vendor, sizeof ch.vendor, b->vendor);
+    model__copy(ch.model, sizeof ch.model, b->model);
+    model__copy(ch.serial, sizeof ch.serial, b->serial);
+    model__copy(ch.charge_box_serial, sizeof ch.charge_box_serial, b->charge_box_serial);
+    model__copy(ch.firmware, sizeof ch.firmware, b->firmware);
+    model__copy(ch.iccid, sizeof ch.iccid, b->iccid);
+    model__copy(ch.imsi, sizeof ch.imsi, b->imsi);
+    model__copy(ch.meter_type, sizeof ch.meter_type, b->meter_type);
+    model__copy(ch.meter_serial, sizeof ch.meter_serial, b->meter_serial);
+    model__copy(ch.boot_reason, sizeof ch.boot_reason, b->reason);
     ch.last_boot_ms = m->now_ms;
     ch.last_seen_ms = m->now_ms;
     if (!ch.created_ms) ch.created_ms = m->now_ms;
@@ -138,25 +148,21 @@ int model_connector_status(const struct model_ctx *m, const struct model_status 
     bool known = store_connector_get(srv->store, m->charger_id, s->evse_id, s->connector_id,
                                      &c) == 0;
     if (!known) {
-        memset(&c, 0, sizeof c);
-        copy(c.charger_id, sizeof c.charger_id, m->charger_id);
-        c.evse_id = s->evse_id;
-        c.connector_id = s->connector_id;
-        copy(c.availability, sizeof c.availability, "Operative");
+        model__connector_init(&c, m->charger_id, s->evse_id, s->connector_id);
         CLOG_INFO(m->charger_id, "new connector evse=%d connector=%d", s->evse_id,
                   s->connector_id);
     }
     char previous[24];
-    copy(previous, sizeof previous, c.status);
-    copy(c.status, sizeof c.status, s->status);
-    copy(c.raw_status, sizeof c.raw_status, s->raw_status);
-    copy(c.error_code, sizeof c.error_code, s->error_code);
-    copy(c.info, sizeof c.info, s->info);
-    copy(c.vendor_id, sizeof c.vendor_id, s->vendor_id);
-    copy(c.vendor_error_code, sizeof c.vendor_error_code, s->vendor_error_code);
+    model__copy(previous, sizeof previous, c.status);
+    model__copy(c.status, sizeof c.status, s->status);
+    model__copy(c.raw_status, sizeof c.raw_status, s->raw_status);
+    model__copy(c.error_code, sizeof c.error_code, s->error_code);
+    model__copy(c.info, sizeof c.info, s->info);
+    model__copy(c.vendor_id, sizeof c.vendor_id, s->vendor_id);
+    model__copy(c.vendor_error_code, sizeof c.vendor_error_code, s->vendor_error_code);
     c.status_ms = s->timestamp_ms ? s->timestamp_ms : m->now_ms;
     c.updated_ms = m->now_ms;
-    if (strcmp(s->status, "Unavailable") == 0 && !known) copy(c.availability, 16, "Inoperative");
+    if (strcmp(s->status, "Unavailable") == 0 && !known) model__copy(c.availability, 16, "Inoperative");
     rc = store_connector_put(srv->store, &c);
     if (rc) return rc;
 
@@ -185,16 +191,16 @@ int model_authorize(const struct model_ctx *m, const char *id_tag, struct model_
     memset(out, 0, sizeof *out);
     int rc = store_token_get(m->srv->store, id_tag, &t);
     if (rc == OD_ENOTFOUND) {
-        copy(out->status, sizeof out->status,
+        model__copy(out->status, sizeof out->status,
              m->srv->cfg->accept_unknown_tokens ? "Accepted" : "Invalid");
         return 0;
     }
     if (rc) return rc;
-    copy(out->status, sizeof out->status, t.status);
+    model__copy(out->status, sizeof out->status, t.status);
     out->expiry_ms = t.expiry_ms;
-    copy(out->parent_id_tag, sizeof out->parent_id_tag, t.parent_id_tag);
+    model__copy(out->parent_id_tag, sizeof out->parent_id_tag, t.parent_id_tag);
     if (strcmp(t.status, "Accepted") == 0 && t.expiry_ms && t.expiry_ms <= m->now_ms)
-        copy(out->status, sizeof out->status, "Expired");
+        model__copy(out->status, sizeof out->status, "Expired");
     return 0;
 }
 

@@ -14,7 +14,7 @@
 #include "server.h"
 #include "store.h"
 #include "timeutil.h"
-#include "tx_int.h"
+#include "model_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -25,11 +25,6 @@
 
 #define TX_FUTURE_TOLERANCE_MS (10LL * 60 * 1000) /* charger clocks drift; beyond this, flag */
 #define TX_LATE_START_MS (60LL * 60 * 1000)       /* a start older than this arrived late */
-
-static void copy(char *dst, size_t len, const char *src)
-{
-    snprintf(dst, len, "%s", src ? src : "");
-}
 
 static void tx_note(struct store_tx *tx, const char *note)
 {
@@ -108,7 +103,7 @@ int tx__close_zombies(const struct model_ctx *m, int evse_id, int connector_id, 
         if ((rc = store_tx_get(m->srv->store, z.ids[i], &tx))) return rc;
         tx.active = false;
         tx.stop_ms = m->now_ms;
-        copy(tx.stop_reason, sizeof tx.stop_reason, "Other");
+        model__copy(tx.stop_reason, sizeof tx.stop_reason, "Other");
         tx.flags |= STORE_TX_CLOSED_BY_SERVER;
         if (tx.has_energy) {
             /* The best estimate we have: the last register reading we were sent. */
@@ -170,10 +165,10 @@ int model_tx_start(const struct model_ctx *m, const struct model_tx_start *s, in
     bool known = store_connector_get(srv->store, m->charger_id, s->evse_id, s->connector_id,
                                      &c) == 0;
     memset(&tx, 0, sizeof tx);
-    copy(tx.charger_id, sizeof tx.charger_id, m->charger_id);
+    model__copy(tx.charger_id, sizeof tx.charger_id, m->charger_id);
     tx.evse_id = s->evse_id;
     tx.connector_id = s->connector_id;
-    copy(tx.id_tag, sizeof tx.id_tag, s->id_tag);
+    model__copy(tx.id_tag, sizeof tx.id_tag, s->id_tag);
     tx.start_ms = s->start_ms;
     tx.active = true;
     tx.has_meter_start = s->has_meter_start;
@@ -202,11 +197,7 @@ int model_tx_start(const struct model_ctx *m, const struct model_tx_start *s, in
     if ((rc = store_tx_insert(srv->store, &tx))) return rc;
 
     if (!known) {
-        memset(&c, 0, sizeof c);
-        copy(c.charger_id, sizeof c.charger_id, m->charger_id);
-        c.evse_id = s->evse_id;
-        c.connector_id = s->connector_id;
-        copy(c.availability, sizeof c.availability, "Operative");
+        model__connector_init(&c, m->charger_id, s->evse_id, s->connector_id);
     }
     c.tx_id = tx.id;
     if (s->has_meter_start) {
@@ -246,16 +237,16 @@ static int tx_stop_unknown(const struct model_ctx *m, const struct model_tx_stop
     }
     if (rc != OD_ENOTFOUND) return rc;
     memset(&tx, 0, sizeof tx);
-    copy(tx.ext_id, sizeof tx.ext_id, key);
-    copy(tx.charger_id, sizeof tx.charger_id, m->charger_id);
-    copy(tx.id_tag, sizeof tx.id_tag, s->id_tag);
-    copy(tx.stop_id_tag, sizeof tx.stop_id_tag, s->id_tag);
+    model__copy(tx.ext_id, sizeof tx.ext_id, key);
+    model__copy(tx.charger_id, sizeof tx.charger_id, m->charger_id);
+    model__copy(tx.id_tag, sizeof tx.id_tag, s->id_tag);
+    model__copy(tx.stop_id_tag, sizeof tx.stop_id_tag, s->id_tag);
     tx.start_ms = s->stop_ms;
     tx.stop_ms = s->stop_ms;
     tx.active = false;
     tx.has_meter_stop = s->has_meter_stop;
     tx.meter_stop_wh = s->meter_stop_wh;
-    copy(tx.stop_reason, sizeof tx.stop_reason, s->reason ? s->reason : "Local");
+    model__copy(tx.stop_reason, sizeof tx.stop_reason, s->reason ? s->reason : "Local");
     tx.flags = STORE_TX_UNKNOWN_STOP;
     tx_check_time(m, &tx, s->stop_ms, s->stop_had_zone);
     char note[96];
@@ -307,8 +298,8 @@ int model_tx_stop(const struct model_ctx *m, const struct model_tx_stop *s, int6
     }
     tx.active = false;
     tx.stop_ms = s->stop_ms;
-    copy(tx.stop_reason, sizeof tx.stop_reason, s->reason ? s->reason : "Local");
-    copy(tx.stop_id_tag, sizeof tx.stop_id_tag, s->id_tag);
+    model__copy(tx.stop_reason, sizeof tx.stop_reason, s->reason ? s->reason : "Local");
+    model__copy(tx.stop_id_tag, sizeof tx.stop_id_tag, s->id_tag);
     tx.has_meter_stop = s->has_meter_stop;
     tx.meter_stop_wh = s->meter_stop_wh;
     tx_check_time(m, &tx, s->stop_ms, s->stop_had_zone);
