@@ -7,7 +7,7 @@ failure prints the traceback and every server's captured stderr, then exits 1.
 
 Everything waits with a timeout: a hung server fails the test instead of hanging meson.
 Run one test: `meson test -C build 03-bad-input --print-errorlogs`, or by hand
-`/usr/bin/python3 tests/integration/03-bad-input.py --ocppd build/src/ocppd
+`/usr/bin/python3 tests/integration/03-bad-input.py --ocppd build/ocppd
 --sim build/tools/ocpp-sim`.
 """
 
