@@ -3,6 +3,7 @@
  */
 #include "server.h"
 
+#include "admin.h"
 #include "conn.h"
 #include "log.h"
 #include "mem.h"
@@ -179,7 +180,7 @@ static void server_shutdown_cb(uv_timer_t *t)
     if (!srv->shutdown_deadline_ms) srv->shutdown_deadline_ms = now + SERVER_SHUTDOWN_GRACE_MS;
     int64_t deadline = srv->shutdown_deadline_ms;
     bool ws_stopping = srv->ws_stopping;
-    if (!ws_stopping && (srv->nconns == 0 || now >= deadline)) {
+    if (!ws_stopping && ((srv->nconns == 0 && srv->nadmin == 0) || now >= deadline)) {
         if (srv->nconns) LOG_WARN("shutdown grace over, dropping connections=%zu", srv->nconns);
         ws_stopping = srv->ws_stopping = true;
         ws_stop(srv);
@@ -203,6 +204,7 @@ void server_shutdown(struct server *srv)
     srv->stopping = true;
     for (struct conn *c = srv->conn_all; c; c = c->all_next)
         conn_close(c, 1001, "server shutting down");
+    admin_shutdown(srv);
     uv_timer_start(&srv->shutdown_timer, server_shutdown_cb, 0, 50);
 }
 

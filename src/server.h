@@ -20,6 +20,8 @@
 struct store;
 struct conn;
 struct ws_server;
+struct admin_session;
+struct admin_waiter;
 
 /* A reply waiting for the batch it acknowledges to commit. */
 struct held_reply {
@@ -37,6 +39,8 @@ struct server_stats {
     uint64_t calls_in, callerrors_out;
     uint64_t commits, commit_failures;
     uint64_t connections_total, connections_refused;
+    uint64_t auth_failures;      /* charger handshakes refused 401 (security profile 1) */
+    uint64_t admin_sessions_dropped; /* admin readers too slow for their queue cap */
 };
 
 struct server {
@@ -51,6 +55,11 @@ struct server {
     size_t conn_table_size;         /* power of two */
     struct conn *conn_all;
     size_t nconns;
+
+    /* admin WebSocket sessions (admin.c) and charging.start waiters (admin_methods.c) */
+    struct admin_session *admin_all;
+    size_t nadmin;
+    struct admin_waiter *admin_waiters;
 
     /* group commit */
     uv_check_t commit_check;

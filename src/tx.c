@@ -8,6 +8,7 @@
  */
 #include "model.h"
 
+#include "admin.h"
 #include "events.h"
 #include "log.h"
 #include "od.h"
@@ -215,6 +216,8 @@ int model_tx_start(const struct model_ctx *m, const struct model_tx_start *s, in
     CLOG_INFO(m->charger_id, "transaction started tx=%lld connector=%d auth=%s", (long long)tx.id,
               s->connector_id, auth->status);
     *tx_id = tx.id;
+    /* A remote start (admin charging.start) may be waiting for exactly this session. */
+    admin_on_tx_started(srv, m->charger_id, s->connector_id, s->id_tag, tx.id);
     return 0;
 }
 

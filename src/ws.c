@@ -4,8 +4,10 @@
  * Upgrade checks happen in LWS_CALLBACK_HTTP_CONFIRM_UPGRADE, while the request headers are
  * still readable and an HTTP status can still be sent: the path must be /ocpp/<id> (id
  * percent-decoded, 1..48 printable characters), the charger must offer a subprotocol we speak,
- * and the connection cap must not be reached. Everything after the upgrade is passed to conn.c.
- * This file owns no OCPP logic.
+ * the connection cap must not be reached, and a charger registered with a password must present
+ * it (HTTP Basic, admin_charger_auth). Everything after the upgrade is passed to conn.c.
+ * The admin listener serves GET /healthz and, after a bearer-token check at the same point, the
+ * /admin JSON-RPC WebSocket, whose sessions live in admin.c. This file owns no OCPP logic.
  */
 #include "ws.h"
 
@@ -19,6 +21,7 @@
 #include <libwebsockets.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 _Static_assert(LWS_PRE <= WS_HEADROOM, "WS_HEADROOM must cover LWS_PRE");
 
@@ -29,11 +32,16 @@ struct ws_server {
     struct server *srv;
 };
 
-/* Per-request state of the admin HTTP listener. */
+/* Per-connection state of the admin listener: an HTTP request, or after the upgrade to /admin
+ * a JSON-RPC session. */
 struct ws_admin_session {
     char *body; /* owned: the response body waiting for WRITEABLE */
     size_t len;
+    struct admin_session *as; /* the WebSocket session (owned by the server's list) */
+    bool close_sent;
 };
+
+#define WS_ADMIN_PATH "/admin"
 
 /* Per-connection user data that lws allocates for us. */
 struct ws_session {
@@ -92,8 +100,10 @@ static int ws_pick_subprotocol(const char *list)
     return -1;
 }
 
-static int ws_refuse(struct lws *wsi, struct server *srv, unsigned int status, const char *why,
-                     const char *detail)
+/* Answers the upgrade request with an HTTP error (hdr: one extra header line without CRLF, or
+ * NULL) and hangs up. */
+static int ws_refuse_hdr(struct lws *wsi, struct server *srv, unsigned int status, const char *why,
+                         const char *detail, const char *hdr)
 {
     static struct log_ratelimit rl;
     char peer[64] = "";
@@ -105,15 +115,22 @@ static int ws_refuse(struct lws *wsi, struct server *srv, unsigned int status, c
     /* Written raw: at this stage lws would label its own status line HTTP/1.0, which strict
      * WebSocket clients reject instead of reporting the status. */
     const char *text = status == 400 ? "Bad Request" : status == 401 ? "Unauthorized"
-                     : status == 503 ? "Service Unavailable" : "Error";
+                     : status == 404 ? "Not Found" : status == 503 ? "Service Unavailable"
+                     : "Error";
     unsigned char buf[LWS_PRE + 512];
     int n = snprintf((char *)buf + LWS_PRE, sizeof buf - LWS_PRE,
                      "HTTP/1.1 %u %s\r\ncontent-type: text/plain\r\ncontent-length: %zu\r\n"
-                     "connection: close\r\n\r\n%s\n",
-                     status, text, strlen(why) + 1, why);
+                     "%s%sconnection: close\r\n\r\n%s\n",
+                     status, text, strlen(why) + 1, hdr ? hdr : "", hdr ? "\r\n" : "", why);
     if (n > 0 && (size_t)n < sizeof buf - LWS_PRE)
         lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP);
     return -1; /* hang up once the answer is out */
+}
+
+static int ws_refuse(struct lws *wsi, struct server *srv, unsigned int status, const char *why,
+                     const char *detail)
+{
+    return ws_refuse_hdr(wsi, srv, status, why, detail, NULL);
 }
 
 static int ws_confirm_upgrade(struct lws *wsi, struct server *srv)
@@ -128,6 +145,16 @@ static int ws_confirm_upgrade(struct lws *wsi, struct server *srv)
     if (plen <= 0 || ws_pick_subprotocol(protos) < 0)
         return ws_refuse(wsi, srv, HTTP_STATUS_BAD_REQUEST,
                          "no supported subprotocol (ocpp1.6) offered", plen > 0 ? protos : "none");
+    /* Security profile 1 (HTTP Basic), only for chargers registered with a password. */
+    char authz[512];
+    int alen = lws_hdr_copy(wsi, authz, sizeof authz, WSI_TOKEN_HTTP_AUTHORIZATION);
+    int arc = admin_charger_auth(srv, id, alen > 0 ? authz : NULL);
+    if (arc == OD_EINVAL)
+        return ws_refuse_hdr(wsi, srv, HTTP_STATUS_UNAUTHORIZED, "authentication required", id,
+                             "www-authenticate: Basic realm=\"ocpp\"");
+    if (arc)
+        return ws_refuse(wsi, srv, HTTP_STATUS_SERVICE_UNAVAILABLE, "cannot check credentials",
+                         id);
     if (srv->nconns >= (size_t)srv->cfg->max_connections)
         return ws_refuse(wsi, srv, HTTP_STATUS_SERVICE_UNAVAILABLE, "connection limit reached",
                          id);
@@ -147,6 +174,21 @@ static int ws_established(struct lws *wsi, struct server *srv, struct ws_session
     if (!proto || strcmp(proto->name, "ocpp1.6") != 0) return -1;
     lws_get_peer_simple(wsi, peer, sizeof peer);
     sess->conn = conn_open(srv, wsi, id, v, peer);
+    return 0;
+}
+
+/* Writes a close frame with code and reason (cut to the 123 bytes a control frame allows). */
+static int ws_write_close(struct lws *wsi, int code, const char *reason)
+{
+    unsigned char buf[LWS_PRE + 2 + 123];
+    size_t rlen = strlen(reason);
+    if (rlen > 123) rlen = 123;
+    buf[LWS_PRE] = (unsigned char)(code >> 8);
+    buf[LWS_PRE + 1] = (unsigned char)(code & 0xff);
+    memcpy(buf + LWS_PRE + 2, reason, rlen);
+    /* 4 is the close opcode lws_write() maps internally (LWS_WRITE_CLOSE, not exported). */
+    if (lws_write(wsi, buf + LWS_PRE, 2 + rlen, (enum lws_write_protocol)4) < 0) return -1;
+    lws_set_timeout(wsi, (enum pending_timeout)(PENDING_TIMEOUT_USER_REASON_BASE + 1), 2);
     return 0;
 }
 
@@ -175,17 +217,8 @@ static int ws_writeable(struct lws *wsi, struct ws_session *sess)
         /* The close frame is written here rather than via lws_close_reason() + return -1,
          * which this lws version turns into a bare TCP shutdown. The peer answers with its
          * own close; if it does not, the deadline set by conn_close() ends the socket. */
-        unsigned char buf[LWS_PRE + 2 + 123];
-        size_t rlen = strlen(reason);
-        if (rlen > 123) rlen = 123;
-        buf[LWS_PRE] = (unsigned char)(code >> 8);
-        buf[LWS_PRE + 1] = (unsigned char)(code & 0xff);
-        memcpy(buf + LWS_PRE + 2, reason, rlen);
         sess->close_sent = true;
-        /* 4 is the close opcode lws_write() maps internally (LWS_WRITE_CLOSE, not exported). */
-        if (lws_write(wsi, buf + LWS_PRE, 2 + rlen, (enum lws_write_protocol)4) < 0) return -1;
-        lws_set_timeout(wsi, (enum pending_timeout)(PENDING_TIMEOUT_USER_REASON_BASE + 1), 2);
-        return 0;
+        return ws_write_close(wsi, code, reason);
     }
     return 0;
 }
@@ -242,6 +275,56 @@ static const struct lws_protocols ws_cp_protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* The admin upgrade: path /admin and the admin token, as "Authorization: Bearer" or, for
+ * browsers that cannot set headers on a WebSocket, "?token=". Refused before any upgrade. */
+static int ws_admin_confirm_upgrade(struct lws *wsi, struct server *srv)
+{
+    char uri[512], authz[512], arg[256];
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0)
+        return ws_refuse(wsi, srv, HTTP_STATUS_BAD_REQUEST, "bad request", "no GET uri");
+    uri[strcspn(uri, "?")] = '\0';
+    if (strcmp(uri, WS_ADMIN_PATH) != 0)
+        return ws_refuse(wsi, srv, HTTP_STATUS_NOT_FOUND, "the admin WebSocket is /admin", uri);
+    bool ok = false;
+    int alen = lws_hdr_copy(wsi, authz, sizeof authz, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (alen > 7 && strncasecmp(authz, "Bearer ", 7) == 0) {
+        const char *t = authz + 7;
+        while (*t == ' ') t++;
+        ok = admin_token_ok(srv, t);
+    } else {
+        const char *t = lws_get_urlarg_by_name(wsi, "token=", arg, sizeof arg);
+        ok = t && admin_token_ok(srv, t);
+    }
+    memset(arg, 0, sizeof arg);
+    memset(authz, 0, sizeof authz);
+    if (!ok)
+        return ws_refuse_hdr(wsi, srv, HTTP_STATUS_UNAUTHORIZED, "admin token required", "admin",
+                             "www-authenticate: Bearer");
+    if (srv->stopping)
+        return ws_refuse(wsi, srv, HTTP_STATUS_SERVICE_UNAVAILABLE, "shutting down", "admin");
+    return 0;
+}
+
+static int ws_admin_writeable(struct lws *wsi, struct ws_admin_session *sess)
+{
+    struct admin_session *as = sess->as;
+    int code;
+    const char *reason;
+    struct admin_frame *f = admin_session_next_frame(as);
+    if (f) {
+        int n = lws_write(wsi, (unsigned char *)f->block + WS_HEADROOM, f->len, LWS_WRITE_TEXT);
+        admin_frame_free(f);
+        if (n < 0) return -1;
+        if (as->outq_head || as->closing) lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (admin_session_close_requested(as, &code, &reason) && !sess->close_sent) {
+        sess->close_sent = true;
+        return ws_write_close(wsi, code, reason);
+    }
+    return 0;
+}
+
 static int ws_admin_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                              void *in, size_t len)
 {
@@ -288,9 +371,34 @@ static int ws_admin_callback(struct lws *wsi, enum lws_callback_reasons reason, 
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     }
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        /* The admin WebSocket is not served yet: refuse upgrades cleanly. */
-        if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL)) return -1;
-        return 1;
+        if (!ws) return -1;
+        return ws_admin_confirm_upgrade(wsi, ws->srv);
+    case LWS_CALLBACK_ESTABLISHED: {
+        if (!ws || !sess) return -1;
+        char peer[64] = "";
+        lws_get_peer_simple(wsi, peer, sizeof peer);
+        sess->body = NULL;
+        sess->close_sent = false;
+        sess->as = admin_session_open(ws->srv, wsi, peer);
+        return 0;
+    }
+    case LWS_CALLBACK_RECEIVE:
+        if (!sess || !sess->as) return -1;
+        admin_session_on_receive(sess->as, in, len, lws_is_first_fragment(wsi) != 0,
+                                 lws_is_final_fragment(wsi) != 0, lws_frame_is_binary(wsi) != 0);
+        return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (!sess || !sess->as) return -1;
+        return ws_admin_writeable(wsi, sess);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        return 0;
+    case LWS_CALLBACK_CLOSED:
+        if (sess && sess->as) {
+            struct admin_session *as = sess->as;
+            sess->as = NULL;
+            admin_session_on_closed(as);
+        }
+        return 0;
     case LWS_CALLBACK_CLOSED_HTTP:
         if (sess) {
             free(sess->body);

@@ -466,6 +466,127 @@ async def run_sim(h, server, cp_id, *args, timeout=60.0, expect_ok=True):
     return await sim.finish(expect_ok)
 
 
+# ---- the admin JSON-RPC WebSocket ----------------------------------------------------------
+
+class Admin:
+    """A JSON-RPC 2.0 client of ocppd's /admin WebSocket. Answers are matched by id; frames
+    that are not answers (event notifications) collect in self.notifications."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.seq = 0
+        self.answers = {}
+        self.batches = asyncio.Queue()   # array answers and id-less answers, in arrival order
+        self.notifications = []
+        self.changed = asyncio.Event()
+        self.reader = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def connect(cls, server, token=ADMIN_TOKEN, timeout=10.0):
+        ws = await asyncio.wait_for(
+            websockets.connect(f"ws://127.0.0.1:{server.admin_port}/admin", open_timeout=timeout,
+                               close_timeout=2, ping_interval=None, max_size=None,
+                               extra_headers={"Authorization": f"Bearer {token}"}),
+            timeout + 1)
+        return cls(ws)
+
+    async def _read(self):
+        try:
+            async for msg in self.ws:
+                obj = json.loads(msg)
+                if isinstance(obj, dict) and obj.get("id") is not None:
+                    self.answers[obj["id"]] = obj
+                elif isinstance(obj, dict) and "method" in obj:
+                    self.notifications.append(obj)
+                else:
+                    if isinstance(obj, list):  # a batch answer: its members are filed by id too
+                        for m in obj:
+                            if isinstance(m, dict) and m.get("id") is not None:
+                                self.answers[m["id"]] = m
+                    await self.batches.put(obj)
+                self.changed.set()
+        except websockets.exceptions.ConnectionClosed:
+            pass
+
+    async def send_text(self, text):
+        await self.ws.send(text)
+
+    async def next_other(self, timeout=10.0):
+        """The next answer that has no id of its own (batch arrays, id null errors)."""
+        return await asyncio.wait_for(self.batches.get(), timeout)
+
+    async def request(self, method, params=None, timeout=10.0):
+        """Sends one request and returns the whole response object."""
+        self.seq += 1
+        rid = self.seq
+        msg = {"jsonrpc": "2.0", "id": rid, "method": method}
+        if params is not None:
+            msg["params"] = params
+        await self.ws.send(json.dumps(msg))
+        deadline = time.monotonic() + timeout
+        while rid not in self.answers:
+            left = deadline - time.monotonic()
+            check(left > 0, f"admin: no answer to {method} within {timeout} s")
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+        return self.answers.pop(rid)
+
+    async def call(self, method, params=None, timeout=10.0):
+        """A request that must succeed; returns its result."""
+        r = await self.request(method, params, timeout)
+        check("result" in r, f"admin {method} {params!r} failed: {r!r}")
+        return r["result"]
+
+    async def error(self, method, params, code, field=None, timeout=10.0):
+        """A request that must fail with code (and a message naming field); returns the error."""
+        r = await self.request(method, params, timeout)
+        err = r.get("error")
+        check(isinstance(err, dict) and err.get("code") == code,
+              f"admin {method} {params!r}: expected error {code}, got {r!r}")
+        if field:
+            check(field in err.get("message", ""), f"admin {method}: message {err!r} does not "
+                                                   f"name {field!r}")
+        return err
+
+    async def close(self):
+        try:
+            await asyncio.wait_for(self.ws.close(), 5)
+        except (asyncio.TimeoutError, websockets.exceptions.WebSocketException, OSError):
+            pass
+        self.reader.cancel()
+
+
+async def admin_handshake(server, path, headers=None, timeout=10.0):
+    """Attempts a WebSocket handshake on the admin port; same answers as try_handshake()."""
+    uri = f"ws://127.0.0.1:{server.admin_port}{path}"
+    try:
+        ws = await asyncio.wait_for(
+            websockets.connect(uri, open_timeout=timeout, close_timeout=2, ping_interval=None,
+                               extra_headers=headers or {}),
+            timeout + 1)
+    except websockets.exceptions.InvalidStatusCode as e:
+        return ("http", e.status_code)
+    except (websockets.exceptions.InvalidHandshake, websockets.exceptions.ConnectionClosed,
+            EOFError, ConnectionError, asyncio.TimeoutError) as e:
+        return ("dropped", repr(e))
+    await ws.close()
+    return ("open", None)
+
+
+async def wait_until(pred, what, timeout=10.0):
+    """Polls the async predicate pred() until it returns a true value, which is returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = await pred()
+        if v:
+            return v
+        check(time.monotonic() < deadline, f"{what} did not happen within {timeout} s")
+        await asyncio.sleep(0.05)
+
+
 # ---- the database -------------------------------------------------------------------------
 
 class Db:

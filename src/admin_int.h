@@ -1,0 +1,71 @@
+/*
+ * admin_int.h — what the admin modules share among themselves: the JSON-RPC request handle that
+ * method handlers answer, the error codes, and the method table with its parameter checks.
+ * Not for use outside src/admin*.c (and their unit tests).
+ */
+#ifndef OD_ADMIN_INT_H
+#define OD_ADMIN_INT_H
+
+#include "admin.h"
+
+#include <jansson.h>
+
+/* JSON-RPC 2.0 error codes, and ours in the server range. */
+#define ADMIN_E_PARSE (-32700)
+#define ADMIN_E_INVALID_REQUEST (-32600)
+#define ADMIN_E_METHOD (-32601)
+#define ADMIN_E_PARAMS (-32602)
+#define ADMIN_E_INTERNAL (-32603)
+#define ADMIN_E_NOT_FOUND (-32004)
+#define ADMIN_E_CALLERROR (-32010)
+#define ADMIN_E_NOT_CONNECTED (-32011)
+#define ADMIN_E_TIMEOUT (-32012)
+
+/* One request being answered. Handlers complete it exactly once, before returning or later
+ * (asynchronous methods); the request is freed by that completion. */
+struct admin_req;
+
+struct server *admin_req_server(const struct admin_req *req);
+/* Completes req with result (stolen; new reference expected). */
+void admin_req_result(struct admin_req *req, json_t *result);
+/* Completes req with an error; data (stolen, may be NULL) goes into error.data. */
+void admin_req_error(struct admin_req *req, int code, json_t *data, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- parameter checks (the C mirror of schemas/admin.json) ---------------------------------- */
+
+enum admin_ptype { ADMIN_P_STRING, ADMIN_P_INT, ADMIN_P_BOOL, ADMIN_P_OBJECT, ADMIN_P_TIME,
+                   ADMIN_P_STRINGS };
+
+struct admin_param {
+    const char *name;
+    enum admin_ptype type;
+    bool required;
+    int64_t min, max; /* integers: the range; strings: length range; 0/0 = unchecked */
+    const char *const *allowed; /* strings: NULL-terminated list of allowed values, or NULL */
+};
+
+typedef void (*admin_method_fn)(struct admin_req *req, json_t *params);
+
+struct admin_method {
+    const char *name;
+    admin_method_fn fn;
+    const struct admin_param *params; /* terminated by a NULL name */
+};
+
+/* The method table, sorted by name (admin_methods.c, rows from admin_methods.def). */
+extern const struct admin_method admin_methods[];
+extern const size_t admin_nmethods;
+
+/* The method called name, or NULL. */
+const struct admin_method *admin_method_find(const char *name);
+
+/* Checks params (an object) against the table. Returns 0, or fills msg naming the field. */
+int admin_params_check(const struct admin_param *spec, const json_t *params, char *msg,
+                       size_t msglen);
+
+/* Answers every charging.start still waiting (server shutdown: their timers must not hold the
+ * loop). */
+void admin__waiters_cancel(struct server *srv);
+
+#endif

@@ -1,0 +1,704 @@
+/*
+ * admin_methods.c — the admin JSON-RPC methods (rows of admin_methods.def) and their parameter
+ * tables. Every handler runs after admin_rpc.c has checked the envelope and the parameters
+ * against the table here, so handlers only check what a table cannot (dates, existence).
+ *
+ * Writes go into the server's store batch (server_batch) and are committed before the answer
+ * is released: admin_commit() runs the group commit at once, so an answer that says "stored"
+ * is on disk.
+ */
+#include "admin_int.h"
+
+#include "call.h"
+#include "conn.h"
+#include "log.h"
+#include "mem.h"
+#include "od.h"
+#include "server.h"
+#include "store.h"
+#include "timeutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ADMIN_TX_LIMIT_DEFAULT 100
+#define ADMIN_TX_LIMIT_MAX 1000
+#define ADMIN_START_WAIT_DEFAULT_MS 15000
+#define ADMIN_START_WAIT_MAX_MS 120000
+#define ADMIN_CALL_TIMEOUT_MAX_MS 300000
+
+static const char *const admin_token_statuses[] = {"Accepted", "Blocked", "Expired", "Invalid",
+                                                    "ConcurrentTx", NULL};
+
+/* ---- parameter tables (keep in step with schemas/admin.json) ------------------------------- */
+
+#define P_END {NULL, 0, false, 0, 0, NULL}
+#define P_CHARGER_ID {"chargerId", ADMIN_P_STRING, true, 1, 48, NULL}
+
+static const struct admin_param admin_p_chargers_list[] = {P_END};
+static const struct admin_param admin_p_chargers_get[] = {P_CHARGER_ID, P_END};
+static const struct admin_param admin_p_chargers_delete[] = {P_CHARGER_ID, P_END};
+static const struct admin_param admin_p_chargers_register[] = {
+    P_CHARGER_ID,
+    {"password", ADMIN_P_STRING, false, 1, 64, NULL},
+    {"stationId", ADMIN_P_STRING, false, 0, STORE_STR_LEN - 1, NULL},
+    P_END};
+static const struct admin_param admin_p_tokens_list[] = {P_END};
+static const struct admin_param admin_p_tokens_upsert[] = {
+    {"idTag", ADMIN_P_STRING, true, 1, 36, NULL},
+    {"status", ADMIN_P_STRING, true, 0, 0, admin_token_statuses},
+    {"expiryDate", ADMIN_P_TIME, false, 0, 0, NULL},
+    {"parentIdTag", ADMIN_P_STRING, false, 1, 36, NULL},
+    P_END};
+static const struct admin_param admin_p_tokens_delete[] = {
+    {"idTag", ADMIN_P_STRING, true, 1, 36, NULL}, P_END};
+static const struct admin_param admin_p_transactions_list[] = {
+    {"chargerId", ADMIN_P_STRING, false, 1, 48, NULL},
+    {"active", ADMIN_P_BOOL, false, 0, 0, NULL},
+    {"since", ADMIN_P_TIME, false, 0, 0, NULL},
+    {"limit", ADMIN_P_INT, false, 1, ADMIN_TX_LIMIT_MAX, NULL},
+    {"cursor", ADMIN_P_STRING, false, 1, 20, NULL},
+    P_END};
+static const struct admin_param admin_p_transactions_get[] = {
+    {"id", ADMIN_P_INT, true, 1, 2147483647, NULL}, P_END};
+static const struct admin_param admin_p_ocpp_call[] = {
+    P_CHARGER_ID,
+    {"action", ADMIN_P_STRING, true, 1, 47, NULL},
+    {"payload", ADMIN_P_OBJECT, true, 0, 0, NULL},
+    {"timeoutMs", ADMIN_P_INT, false, 1, ADMIN_CALL_TIMEOUT_MAX_MS, NULL},
+    P_END};
+static const struct admin_param admin_p_charging_start[] = {
+    P_CHARGER_ID,
+    {"connectorId", ADMIN_P_INT, false, 1, 1000, NULL},
+    {"idTag", ADMIN_P_STRING, true, 1, 20, NULL},
+    {"waitMs", ADMIN_P_INT, false, 0, ADMIN_START_WAIT_MAX_MS, NULL},
+    P_END};
+static const struct admin_param admin_p_charging_stop[] = {
+    {"transactionId", ADMIN_P_INT, true, 1, 2147483647, NULL}, P_END};
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+/* Commits the open batch now; OD_EDB if that failed (nothing of it is stored then). */
+static int admin_commit(struct server *srv)
+{
+    uint64_t failures = srv->stats.commit_failures;
+    server_commit(srv);
+    return srv->stats.commit_failures == failures ? 0 : OD_EDB;
+}
+
+/* New reference: s as a JSON string, or null when empty. */
+static json_t *admin_str_or_null(const char *s)
+{
+    return s && *s ? json_string(s) : json_null();
+}
+
+/* New reference: ms as an RFC 3339 string, or null when unset. */
+static json_t *admin_time_or_null(int64_t ms)
+{
+    char buf[40];
+    return ms ? json_string(od_time_format(ms, buf, sizeof buf)) : json_null();
+}
+
+static const char *admin_pstr(json_t *params, const char *name)
+{
+    return json_string_value(json_object_get(params, name)); /* NULL if absent */
+}
+
+static int admin_connector_cb(const struct store_connector *c, void *ctx)
+{
+    if (c->evse_id == 0 && c->connector_id == 0) return 0; /* the charger itself */
+    json_array_append_new(ctx, json_pack("{s:i, s:i, s:s, s:o, s:o, s:s}", "evseId", c->evse_id,
+                                         "connectorId", c->connector_id, "status", c->status,
+                                         "errorCode", admin_str_or_null(c->error_code),
+                                         "transactionId",
+                                         c->tx_id ? json_integer(c->tx_id) : json_null(),
+                                         "availability",
+                                         c->availability[0] ? c->availability : "Operative"));
+    return 0;
+}
+
+/* New reference: the public view of a charger. */
+static json_t *admin_charger_json(struct server *srv, const struct store_charger *ch)
+{
+    json_t *connectors = json_array();
+    store_connector_foreach(srv->store, ch->id, admin_connector_cb, connectors);
+    return json_pack("{s:s, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:b, s:o}", "id", ch->id,
+                     "protocol", admin_str_or_null(ch->protocol), "connected",
+                     conn_find(srv, ch->id) != NULL, "lastSeen",
+                     admin_time_or_null(ch->last_seen_ms), "vendor",
+                     admin_str_or_null(ch->vendor), "model", admin_str_or_null(ch->model),
+                     "firmwareVersion", admin_str_or_null(ch->firmware), "stationId",
+                     admin_str_or_null(ch->station_id), "registration",
+                     admin_str_or_null(ch->registration), "provisioned", ch->provisioned,
+                     "hasPassword", ch->password_hash[0] != '\0', "connectors", connectors);
+}
+
+/* ---- chargers ------------------------------------------------------------------------------ */
+
+struct admin_list_ctx {
+    struct server *srv;
+    json_t *arr;
+};
+
+static int admin_charger_cb(const struct store_charger *c, void *ctx)
+{
+    struct admin_list_ctx *l = ctx;
+    json_array_append_new(l->arr, admin_charger_json(l->srv, c));
+    return 0;
+}
+
+static void admin_m_chargers_list(struct admin_req *req, json_t *params)
+{
+    (void)params;
+    struct admin_list_ctx l = {admin_req_server(req), json_array()};
+    if (store_charger_foreach(l.srv->store, admin_charger_cb, &l) != 0) {
+        json_decref(l.arr);
+        admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not read the store");
+        return;
+    }
+    admin_req_result(req, json_pack("{s:o}", "chargers", l.arr));
+}
+
+static void admin_m_chargers_get(struct admin_req *req, json_t *params)
+{
+    struct server *srv = admin_req_server(req);
+    const char *id = admin_pstr(params, "chargerId");
+    struct store_charger ch;
+    int rc = store_charger_get(srv->store, id, &ch);
+    if (rc == OD_ENOTFOUND) return admin_req_error(req, ADMIN_E_NOT_FOUND, NULL, "no charger %s", id);
+    if (rc) return admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not read the store");
+    admin_req_result(req, admin_charger_json(srv, &ch));
+}
+
+static void admin_m_chargers_register(struct admin_req *req, json_t *params)
+{
+    struct server *srv = admin_req_server(req);
+    const char *id = admin_pstr(params, "chargerId");
+    for (const char *p = id; *p; p++)
+        if (*p < 0x20 || *p > 0x7e)
+            return admin_req_error(req, ADMIN_E_PARAMS, NULL,
+                                   "parameter 'chargerId' must be printable ASCII");
+    struct store_charger ch;
+    int rc = store_charger_get(srv->store, id, &ch);
+    if (rc == OD_ENOTFOUND) {
+        memset(&ch, 0, sizeof ch);
+        snprintf(ch.id, sizeof ch.id, "%s", id);
+        ch.created_ms = od_now_ms();
+    } else if (rc) {
+        return admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not read the store");
+    }
+    ch.provisioned = true;
+    const char *station = admin_pstr(params, "stationId");
+    if (station) snprintf(ch.station_id, sizeof ch.station_id, "%s", station);
+    const char *password = admin_pstr(params, "password");
+    if (password && admin_password_hash(password, ch.password_hash, sizeof ch.password_hash))
+        return admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not hash the password");
+    if ((rc = server_batch(srv)) == 0) rc = store_charger_put(srv->store, &ch);
+    if (rc == 0) rc = admin_commit(srv);
+    if (rc) return admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not store the charger");
+    struct conn *c = conn_find(srv, id);
+    if (c) c->provisioned = true;
+    CLOG_INFO(id, "charger registered by an operator password=%s station=%s",
+              password ? "set" : "unchanged", ch.station_id);
+    admin_req_result(req, admin_charger_json(srv, &ch));
+}
+
+static void admin_m_chargers_delete(struct admin_req *req, json_t *params)
+{
+    struct server *srv = admin_req_server(req);
+    const char *id = admin_pstr(params, "chargerId");
+    int rc = server_batch(srv);
+    if (rc == 0) rc = store_charger_delete(srv->store, id);
+    if (rc == OD_ENOTFOUND) return admin_req_error(req, ADMIN_E_NOT_FOUND, NULL, "no charger %s", id);
+    if (rc == 0) rc = admin_commit(srv);
+    if (rc) return admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not delete the charger");
+    CLOG_INFO(id, "charger deleted by an operator");
+    admin_req_result(req, json_pack("{s:b}", "deleted", true));
+}
+
+/* ---- tokens -------------------------------------------------------------------------------- */
+
+static json_t *admin_token_json(const struct store_token *t)
+{
+    return json_pack("{s:s, s:s, s:o, s:o}", "idTag", t->id_tag, "status", t->status,
+                     "expiryDate", admin_time_or_null(t->expiry_ms), "parentIdTag",
+                     admin_str_or_null(t->parent_id_tag));
+}
+
+static int admin_token_cb(const struct store_token *t, void *ctx)
+{
+    json_array_append_new(ctx, admin_token_json(t));
+    return 0;
+}
+
+static void admin_m_tokens_list(struct admin_req *req, json_t *params)
+{
+    (void)params;
+    json_t *arr = json_array();
+    if (store_token_foreach(admin_req_server(req)->store, admin_token_cb, arr) != 0) {
+        json_decref(arr);
+        return admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not read the store");
+    }
+    admin_req_result(req, json_pack("{s:o}", "tokens", arr));
+}
+
+static void admin_m_tokens_upsert(struct admin_req *req, json_t *params)
+{
+    struct server *srv = admin_req_server(req);
+    struct store_token t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.id_tag, sizeof t.id_tag, "%s", admin_pstr(params, "idTag"));
+    snprintf(t.status, sizeof t.status, "%s", admin_pstr(params, "status"));
+    const char *expiry = admin_pstr(params, "expiryDate");
+    if (expiry && od_time_parse(expiry, &t.expiry_ms, NULL) != 0)
+        return admin_req_error(req, ADMIN_E_PARAMS, NULL,
+                               "parameter 'expiryDate' must be an RFC 3339 date-time");
+    const char *parent = admin_pstr(params, "parentIdTag");
+    if (parent) snprintf(t.parent_id_tag, sizeof t.parent_id_tag, "%s", parent);
+    t.updated_ms = od_now_ms();
+    int rc = server_batch(srv);
+    if (rc == 0) rc = store_token_put(srv->store, &t);
+    if (rc == 0) rc = admin_commit(srv);
+    if (rc) return admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not store the token");
+    admin_req_result(req, admin_token_json(&t));
+}
+
+static void admin_m_tokens_delete(struct admin_req *req, json_t *params)
+{
+    struct server *srv = admin_req_server(req);
+    const char *tag = admin_pstr(params, "idTag");
+    int rc = server_batch(srv);
+    if (rc == 0) rc = store_token_delete(srv->store, tag);
+    if (rc == OD_ENOTFOUND) return admin_req_error(req, ADMIN_E_NOT_FOUND, NULL, "no token %s", tag);
+    if (rc == 0) rc = admin_commit(srv);
+    if (rc) return admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not delete the token");
+    admin_req_result(req, json_pack("{s:b}", "deleted", true));
+}
+
+/* ---- transactions -------------------------------------------------------------------------- */
+
+static json_t *admin_num_or_null(bool has, double v)
+{
+    return has ? json_real(v) : json_null();
+}
+
+static json_t *admin_tx_json(const struct store_tx *tx)
+{
+    bool has_energy = false;
+    double energy = 0;
+    if (tx->has_meter_start && !tx->active && tx->has_meter_stop) {
+        has_energy = true;
+        energy = tx->meter_stop_wh - tx->meter_start_wh;
+    } else if (tx->has_meter_start && tx->has_energy) {
+        has_energy = true;
+        energy = tx->last_energy_wh - tx->meter_start_wh;
+    }
+    return json_pack("{s:I, s:s, s:i, s:i, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "id",
+                     (json_int_t)tx->id, "chargerId", tx->charger_id, "evseId", tx->evse_id,
+                     "connectorId", tx->connector_id, "idTag", tx->id_tag, "startTime",
+                     admin_time_or_null(tx->start_ms), "stopTime",
+                     admin_time_or_null(tx->stop_ms), "meterStartWh",
+                     admin_num_or_null(tx->has_meter_start, tx->meter_start_wh), "meterStopWh",
+                     admin_num_or_null(tx->has_meter_stop, tx->meter_stop_wh), "energyWh",
+                     admin_num_or_null(has_energy, energy), "stopReason",
+                     admin_str_or_null(tx->stop_reason), "active", tx->active);
+}
+
+struct admin_txlist_ctx {
+    json_t *arr;
+    int limit;
+    int n;
+    int64_t last_id;
+    bool more;
+};
+
+static int admin_txlist_cb(const struct store_tx *tx, void *ctx)
+{
+    struct admin_txlist_ctx *l = ctx;
+    if (l->n == l->limit) {
+        l->more = true; /* the one extra row only says whether a next page exists */
+        return 1;
+    }
+    json_array_append_new(l->arr, admin_tx_json(tx));
+    l->n++;
+    l->last_id = tx->id;
+    return 0;
+}
+
+static void admin_m_transactions_list(struct admin_req *req, json_t *params)
+{
+    struct server *srv = admin_req_server(req);
+    struct store_tx_query q = {.charger_id = admin_pstr(params, "chargerId"), .active = -1};
+    json_t *active = json_object_get(params, "active");
+    if (active) q.active = json_is_true(active) ? 1 : 0;
+    const char *since = admin_pstr(params, "since");
+    if (since && od_time_parse(since, &q.since_ms, NULL) != 0)
+        return admin_req_error(req, ADMIN_E_PARAMS, NULL,
+                               "parameter 'since' must be an RFC 3339 date-time");
+    const char *cursor = admin_pstr(params, "cursor");
+    if (cursor) {
+        char *end;
+        long long v = strtoll(cursor, &end, 10);
+        if (*end || v <= 0)
+            return admin_req_error(req, ADMIN_E_PARAMS, NULL,
+                                   "parameter 'cursor' is not a cursor this server returned");
+        q.before_id = v;
+    }
+    json_t *limit = json_object_get(params, "limit");
+    struct admin_txlist_ctx l = {json_array(),
+                                 limit ? (int)json_integer_value(limit) : ADMIN_TX_LIMIT_DEFAULT,
+                                 0, 0, false};
+    q.limit = l.limit + 1;
+    int rc = store_tx_query(srv->store, &q, admin_txlist_cb, &l);
+    if (rc < 0) {
+        json_decref(l.arr);
+        return admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not read the store");
+    }
+    char next[24];
+    snprintf(next, sizeof next, "%lld", (long long)l.last_id);
+    admin_req_result(req, json_pack("{s:o, s:o}", "transactions", l.arr, "nextCursor",
+                                    l.more ? json_string(next) : json_null()));
+}
+
+struct admin_series_ctx {
+    json_t *energy, *power, *soc;
+};
+
+static int admin_meter_cb(const struct store_meter_value *mv, void *ctx)
+{
+    struct admin_series_ctx *s = ctx;
+    /* Per-phase readings would be counted several times in a total series. */
+    if (!mv->has_value || (mv->phase && *mv->phase)) return 0;
+    json_t *dst = NULL;
+    if (strcmp(mv->measurand, "Energy.Active.Import.Register") == 0) dst = s->energy;
+    else if (strcmp(mv->measurand, "Power.Active.Import") == 0) dst = s->power;
+    else if (strcmp(mv->measurand, "SoC") == 0) dst = s->soc;
+    if (dst)
+        json_array_append_new(dst, json_pack("{s:o, s:f}", "time",
+                                             admin_time_or_null(mv->timestamp_ms), "value",
+                                             mv->value));
+    return 0;
+}
+
+static void admin_m_transactions_get(struct admin_req *req, json_t *params)
+{
+    struct server *srv = admin_req_server(req);
+    json_int_t id = json_integer_value(json_object_get(params, "id"));
+    struct store_tx tx;
+    int rc = store_tx_get(srv->store, id, &tx);
+    if (rc == OD_ENOTFOUND)
+        return admin_req_error(req, ADMIN_E_NOT_FOUND, NULL, "no transaction %lld", (long long)id);
+    if (rc) return admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not read the store");
+    struct admin_series_ctx s = {json_array(), json_array(), json_array()};
+    store_meter_foreach_tx(srv->store, id, admin_meter_cb, &s);
+    json_t *out = admin_tx_json(&tx);
+    json_object_set_new(out, "lastPowerW", admin_num_or_null(tx.has_power, tx.last_power_w));
+    json_object_set_new(out, "lastSoc", admin_num_or_null(tx.has_soc, tx.last_soc));
+    json_object_set_new(out, "meterValues",
+                        json_pack("{s:o, s:o, s:o}", "energyWh", s.energy, "powerW", s.power,
+                                  "socPercent", s.soc));
+    admin_req_result(req, out);
+}
+
+/* ---- ocpp.call ----------------------------------------------------------------------------- */
+
+/* The request's context while the charger has it. */
+struct admin_call_ctx {
+    struct admin_req *req;
+    struct server *srv;
+    char charger_id[49];
+    char action[48];
+    json_t *payload; /* owned: what was sent, for effects applied on acceptance */
+};
+
+struct admin_avail_ctx {
+    struct server *srv;
+    int connector_id; /* 0 = every connector of the charger, and the charger itself */
+    const char *type;
+};
+
+static int admin_avail_cb(const struct store_connector *c, void *ctx)
+{
+    struct admin_avail_ctx *a = ctx;
+    if (a->connector_id && c->connector_id != a->connector_id) return 0;
+    struct store_connector copy = *c;
+    snprintf(copy.availability, sizeof copy.availability, "%s", a->type);
+    copy.updated_ms = od_now_ms();
+    /* Writing from the callback is allowed (store.h): each row is delivered at most once. */
+    store_connector_put(a->srv->store, &copy);
+    return 0;
+}
+
+/* Remembers the availability a charger accepted (1.6 connector 0 means all of them). A
+ * connector never reported has no row to hold it yet; its first status will tell. */
+static void admin_effect_availability(struct server *srv, const char *charger_id,
+                                      int connector_id, const char *type)
+{
+    if (!type || server_batch(srv) != 0) return;
+    struct admin_avail_ctx a = {srv, connector_id, type};
+    store_connector_foreach(srv->store, charger_id, admin_avail_cb, &a);
+}
+
+/* Effects the server must remember once the charger accepted a call. */
+static void admin_apply_effects(struct admin_call_ctx *cc, const json_t *result)
+{
+    const char *status = json_string_value(json_object_get(result, "status"));
+    if (strcmp(cc->action, "ChangeAvailability") == 0 && status &&
+        strcmp(status, "Accepted") == 0) {
+        admin_effect_availability(
+            cc->srv, cc->charger_id,
+            (int)json_integer_value(json_object_get(cc->payload, "connectorId")),
+            json_string_value(json_object_get(cc->payload, "type")));
+        CLOG_INFO(cc->charger_id, "availability changed by an operator");
+    }
+}
+
+/* Completes req from a call outcome other than a result. */
+static void admin_call_failed(struct admin_req *req, const char *charger_id,
+                              const struct call_outcome *out)
+{
+    switch (out->status) {
+    case CALL_ERROR:
+        admin_req_error(req, ADMIN_E_CALLERROR,
+                        json_pack("{s:s, s:s, s:O}", "ocppErrorCode",
+                                  out->error_code ? out->error_code : "",
+                                  "errorDescription",
+                                  out->error_description ? out->error_description : "",
+                                  "errorDetails", out->payload ? out->payload : json_object()),
+                        "the charger answered with a CALLERROR");
+        return;
+    case CALL_TIMEOUT:
+        admin_req_error(req, ADMIN_E_TIMEOUT, NULL, "charger %s did not answer in time",
+                        charger_id);
+        return;
+    case CALL_DISCONNECTED:
+    default:
+        admin_req_error(req, ADMIN_E_NOT_CONNECTED, NULL, "charger %s disconnected", charger_id);
+        return;
+    }
+}
+
+static void admin_ocpp_call_done_cb(void *ctx, const struct call_outcome *out)
+{
+    struct admin_call_ctx *cc = ctx;
+    if (out->status == CALL_RESULT) {
+        admin_apply_effects(cc, out->payload);
+        admin_req_result(cc->req, json_pack("{s:O}", "result", out->payload));
+    } else {
+        admin_call_failed(cc->req, cc->charger_id, out);
+    }
+    json_decref(cc->payload);
+    free(cc);
+}
+
+/* Sends action to chargerId for req. Returns 0 when sent (cb will run), else req is answered. */
+static int admin_send_call(struct admin_req *req, const char *charger_id, const char *action,
+                           json_t *payload, int timeout_ms, call_done_cb cb, void *ctx)
+{
+    struct server *srv = admin_req_server(req);
+    struct conn *c = conn_find(srv, charger_id);
+    if (!c || c->state != CONN_OPEN) {
+        admin_req_error(req, ADMIN_E_NOT_CONNECTED, NULL, "charger %s is not connected",
+                        charger_id);
+        return OD_ECLOSED;
+    }
+    struct ocpp_error err;
+    memset(&err, 0, sizeof err);
+    int rc = call_send(c, action, payload, timeout_ms, cb, ctx, &err);
+    if (rc == OD_EINVAL && err.code == OCPP_ERR_NOT_IMPLEMENTED)
+        admin_req_error(req, ADMIN_E_PARAMS, NULL, "parameter 'action': %s", err.description);
+    else if (rc == OD_EINVAL)
+        admin_req_error(req, ADMIN_E_PARAMS,
+                        json_pack("{s:s, s:s}", "path", err.path, "ocppErrorCode",
+                                  ocpp_errcode_name(err.code, c->version)),
+                        "parameter 'payload%s': %s", err.path, err.description);
+    else if (rc == OD_ELIMIT)
+        admin_req_error(req, ADMIN_E_INTERNAL, NULL, "too many calls queued for charger %s",
+                        charger_id);
+    else if (rc)
+        admin_req_error(req, ADMIN_E_NOT_CONNECTED, NULL, "charger %s is not connected",
+                        charger_id);
+    return rc;
+}
+
+static void admin_m_ocpp_call(struct admin_req *req, json_t *params)
+{
+    struct admin_call_ctx *cc = xcalloc(1, sizeof *cc);
+    cc->req = req;
+    cc->srv = admin_req_server(req);
+    snprintf(cc->charger_id, sizeof cc->charger_id, "%s", admin_pstr(params, "chargerId"));
+    snprintf(cc->action, sizeof cc->action, "%s", admin_pstr(params, "action"));
+    cc->payload = json_deep_copy(json_object_get(params, "payload"));
+    json_t *t = json_object_get(params, "timeoutMs");
+    if (admin_send_call(req, cc->charger_id, cc->action, cc->payload,
+                        t ? (int)json_integer_value(t) : 0, admin_ocpp_call_done_cb, cc) != 0) {
+        json_decref(cc->payload);
+        free(cc);
+    }
+}
+
+/* ---- charging.start / charging.stop -------------------------------------------------------- */
+
+/* A charging.start waiting for the charger's answer and then for its StartTransaction. Listed
+ * in srv->admin_waiters from the moment RemoteStart is sent, so a start that arrives before
+ * the answer is not missed. Owned by that list; freed in the timer's close callback. */
+struct admin_waiter {
+    struct admin_waiter *next;
+    struct server *srv;
+    struct admin_req *req; /* NULL once answered */
+    char charger_id[49];
+    int connector_id;      /* 0 = any connector */
+    char id_tag[21];
+    int wait_ms;
+    bool accepted;         /* the charger answered Accepted; now waiting for the start */
+    int64_t tx_id;         /* 0 until a matching transaction started */
+    uv_timer_t timer;
+};
+
+static void admin_waiter_closed_cb(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void admin_waiter_finish(struct admin_waiter *w, const char *status)
+{
+    struct server *srv = w->srv;
+    for (struct admin_waiter **pp = &srv->admin_waiters; *pp; pp = &(*pp)->next) {
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    }
+    if (w->req && status)
+        admin_req_result(w->req, json_pack("{s:s, s:o}", "status", status, "transactionId",
+                                           w->tx_id ? json_integer(w->tx_id) : json_null()));
+    w->req = NULL;
+    uv_timer_stop(&w->timer);
+    uv_close((uv_handle_t *)&w->timer, admin_waiter_closed_cb);
+}
+
+static void admin_waiter_timeout_cb(uv_timer_t *t)
+{
+    admin_waiter_finish(t->data, "Accepted"); /* transactionId stays null */
+}
+
+static void admin_start_done_cb(void *ctx, const struct call_outcome *out)
+{
+    struct admin_waiter *w = ctx;
+    if (out->status != CALL_RESULT) {
+        admin_call_failed(w->req, w->charger_id, out);
+        w->req = NULL;
+        admin_waiter_finish(w, NULL);
+        return;
+    }
+    const char *status = json_string_value(json_object_get(out->payload, "status"));
+    if (!status || strcmp(status, "Accepted") != 0 || w->tx_id || w->wait_ms == 0) {
+        admin_waiter_finish(w, status ? status : "Rejected");
+        return;
+    }
+    w->accepted = true;
+    uv_timer_start(&w->timer, admin_waiter_timeout_cb, (uint64_t)w->wait_ms, 0);
+}
+
+void admin_on_tx_started(struct server *srv, const char *charger_id, int connector_id,
+                         const char *id_tag, int64_t tx_id)
+{
+    struct admin_waiter *w = srv->admin_waiters, *next;
+    for (; w; w = next) {
+        next = w->next;
+        if (w->tx_id || strcmp(w->charger_id, charger_id) != 0 ||
+            strcmp(w->id_tag, id_tag) != 0 || (w->connector_id && w->connector_id != connector_id))
+            continue;
+        w->tx_id = tx_id;
+        /* Still waiting for the RemoteStart answer: that answer completes the request. */
+        if (w->accepted) admin_waiter_finish(w, "Accepted");
+        return; /* one transaction satisfies one waiter */
+    }
+}
+
+void admin__waiters_cancel(struct server *srv)
+{
+    while (srv->admin_waiters) {
+        struct admin_waiter *w = srv->admin_waiters;
+        if (w->accepted) {
+            admin_waiter_finish(w, "Accepted");
+        } else {
+            srv->admin_waiters = w->next;
+            w->next = NULL;
+            /* Its call completes (disconnect) later and finishes it; just unlist it here. */
+        }
+    }
+}
+
+static void admin_m_charging_start(struct admin_req *req, json_t *params)
+{
+    struct server *srv = admin_req_server(req);
+    struct admin_waiter *w = xcalloc(1, sizeof *w);
+    w->srv = srv;
+    w->req = req;
+    snprintf(w->charger_id, sizeof w->charger_id, "%s", admin_pstr(params, "chargerId"));
+    snprintf(w->id_tag, sizeof w->id_tag, "%s", admin_pstr(params, "idTag"));
+    json_t *conn_id = json_object_get(params, "connectorId");
+    w->connector_id = conn_id ? (int)json_integer_value(conn_id) : 0;
+    json_t *wait = json_object_get(params, "waitMs");
+    w->wait_ms = wait ? (int)json_integer_value(wait) : ADMIN_START_WAIT_DEFAULT_MS;
+    uv_timer_init(srv->loop, &w->timer);
+    w->timer.data = w;
+
+    json_t *payload = json_pack("{s:s}", "idTag", w->id_tag);
+    if (w->connector_id) json_object_set_new(payload, "connectorId", json_integer(w->connector_id));
+    w->next = srv->admin_waiters;
+    srv->admin_waiters = w;
+    if (admin_send_call(req, w->charger_id, "RemoteStartTransaction", payload, 0,
+                        admin_start_done_cb, w) != 0) {
+        w->req = NULL; /* answered by admin_send_call */
+        admin_waiter_finish(w, NULL);
+    }
+    json_decref(payload);
+}
+
+struct admin_stop_ctx {
+    struct admin_req *req;
+    char charger_id[49];
+};
+
+static void admin_stop_done_cb(void *ctx, const struct call_outcome *out)
+{
+    struct admin_stop_ctx *sc = ctx;
+    if (out->status == CALL_RESULT) {
+        const char *status = json_string_value(json_object_get(out->payload, "status"));
+        admin_req_result(sc->req, json_pack("{s:s}", "status", status ? status : "Rejected"));
+    } else {
+        admin_call_failed(sc->req, sc->charger_id, out);
+    }
+    free(sc);
+}
+
+static void admin_m_charging_stop(struct admin_req *req, json_t *params)
+{
+    struct server *srv = admin_req_server(req);
+    json_int_t id = json_integer_value(json_object_get(params, "transactionId"));
+    struct store_tx tx;
+    int rc = store_tx_get(srv->store, id, &tx);
+    if (rc == OD_ENOTFOUND || (rc == 0 && !tx.active))
+        return admin_req_error(req, ADMIN_E_NOT_FOUND, NULL, "no active transaction %lld",
+                               (long long)id);
+    if (rc) return admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not read the store");
+    struct admin_stop_ctx *sc = xcalloc(1, sizeof *sc);
+    sc->req = req;
+    snprintf(sc->charger_id, sizeof sc->charger_id, "%s", tx.charger_id);
+    json_t *payload = json_pack("{s:I}", "transactionId", (json_int_t)id);
+    if (admin_send_call(req, sc->charger_id, "RemoteStopTransaction", payload, 0,
+                        admin_stop_done_cb, sc) != 0)
+        free(sc);
+    json_decref(payload);
+}
+
+/* ---- the table ----------------------------------------------------------------------------- */
+
+const struct admin_method admin_methods[] = {
+#define ADMIN_METHOD(name, fn) {name, admin_m_##fn, admin_p_##fn},
+#include "admin_methods.def"
+#undef ADMIN_METHOD
+};
+const size_t admin_nmethods = sizeof admin_methods / sizeof *admin_methods;

@@ -1,0 +1,128 @@
+#!/usr/bin/python3
+"""10-admin-rpc — the admin JSON-RPC WebSocket itself: token checks at the upgrade (401, no
+upgrade), the JSON-RPC error codes and batches, and the store-backed methods (tokens.*,
+chargers.*), including security profile 1: a charger registered with a password is refused
+(401) without the right HTTP Basic credentials and admitted with them.
+"""
+import base64
+import json
+
+import harness
+from harness import check
+
+CP = "ADMIN-RPC-01"
+
+
+async def test(h):
+    srv = await h.server(args=["--accept-unknown-tokens"])
+
+    # ---- the upgrade: path and token --------------------------------------------------------
+    tok = harness.ADMIN_TOKEN
+    for path, headers, want in [
+            ("/admin", None, ("http", 401)),
+            ("/admin", {"Authorization": "Bearer wrong-token-xx"}, ("http", 401)),
+            ("/admin", {"Authorization": f"Bearer {tok}x"}, ("http", 401)),
+            ("/admin", {"Authorization": f"Basic {tok}"}, ("http", 401)),
+            ("/admin?token=nope", None, ("http", 401)),
+            ("/other", {"Authorization": f"Bearer {tok}"}, ("http", 404)),
+            ("/admin", {"Authorization": f"Bearer {tok}"}, ("open", None)),
+            (f"/admin?token={tok}", None, ("open", None))]:
+        got = await harness.admin_handshake(srv, path, headers)
+        check(got == want, f"admin handshake {path} {headers}: {got!r}, expected {want!r}")
+
+    a = await harness.Admin.connect(srv)
+
+    # ---- JSON-RPC envelope errors -----------------------------------------------------------
+    await a.send_text("{not json")
+    r = await a.next_other()
+    check(r["error"]["code"] == -32700 and r["id"] is None, f"parse error answer {r!r}")
+    await a.send_text("[]")
+    r = await a.next_other()
+    check(r["error"]["code"] == -32600, f"empty batch answer {r!r}")
+    await a.send_text(json.dumps({"jsonrpc": "1.0", "id": 7, "method": "tokens.list"}))
+    await harness.wait_until(lambda: _has(a, 7), "answer to a 1.0 request")
+    check(a.answers.pop(7)["error"]["code"] == -32600, "jsonrpc 1.0 accepted")
+    await a.error("no.such.method", {}, -32601)
+    await a.error("tokens.list", {"bogus": 1}, -32602, "bogus")
+    await a.error("tokens.upsert", {"idTag": "T"}, -32602, "status")
+    await a.error("tokens.upsert", {"idTag": "T", "status": "Maybe"}, -32602, "status")
+    await a.error("tokens.upsert", {"idTag": 5, "status": "Accepted"}, -32602, "idTag")
+    await a.error("tokens.upsert", {"idTag": "T", "status": "Accepted", "expiryDate": "soon"},
+                  -32602, "expiryDate")
+    await a.error("transactions.list", {"limit": 0}, -32602, "limit")
+    r = await a.request("chargers.list", [1, 2])
+    check(r["error"]["code"] == -32602, f"array params accepted: {r!r}")
+
+    # A batch: answers for requests only (the notification gets none), errors in place.
+    await a.send_text(json.dumps([
+        {"jsonrpc": "2.0", "id": "b1", "method": "tokens.upsert",
+         "params": {"idTag": "BATCH1", "status": "Blocked"}},
+        {"jsonrpc": "2.0", "method": "tokens.list"},
+        {"jsonrpc": "2.0", "id": "b2", "method": "nope"},
+        42]))
+    batch = await a.next_other()
+    check(isinstance(batch, list) and len(batch) == 3, f"batch answer {batch!r}")
+    check(batch[2] == {"jsonrpc": "2.0", "id": None,
+                       "error": {"code": -32600, "message": "a request must be an object"}},
+          f"batch member 42 answered {batch[2]!r}")
+    check(a.answers.pop("b1")["result"]["status"] == "Blocked", "batch upsert")
+    check(a.answers.pop("b2")["error"]["code"] == -32601, "batch unknown method")
+
+    # ---- tokens -----------------------------------------------------------------------------
+    t = await a.call("tokens.upsert", {"idTag": "TAG-ADMIN-1", "status": "Accepted",
+                                       "expiryDate": "2099-01-01T00:00:00Z",
+                                       "parentIdTag": "PARENT-1"})
+    check(t == {"idTag": "TAG-ADMIN-1", "status": "Accepted",
+                "expiryDate": "2099-01-01T00:00:00.000Z", "parentIdTag": "PARENT-1"},
+          f"upsert result {t}")
+    toks = (await a.call("tokens.list"))["tokens"]
+    check({x["idTag"] for x in toks} >= {"TAG-ADMIN-1", "BATCH1"}, f"tokens.list {toks}")
+    check(await a.call("tokens.delete", {"idTag": "TAG-ADMIN-1"}) == {"deleted": True},
+          "tokens.delete")
+    await a.error("tokens.delete", {"idTag": "TAG-ADMIN-1"}, -32004)
+
+    # ---- chargers and security profile 1 ----------------------------------------------------
+    await a.error("chargers.get", {"chargerId": "NOPE"}, -32004)
+    await a.error("chargers.delete", {"chargerId": "NOPE"}, -32004)
+    await a.error("chargers.register", {}, -32602, "chargerId")
+    c = await a.call("chargers.register", {"chargerId": CP, "password": "s3cret-pass-123",
+                                           "stationId": "ST-1"})
+    check(c["id"] == CP and c["provisioned"] and c["hasPassword"] and c["stationId"] == "ST-1"
+          and not c["connected"], f"register result {c}")
+
+    def basic(user, pw):
+        return {"Authorization": "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()}
+    for headers in [None, basic(CP, "wrong"), basic("SOMEONE", "s3cret-pass-123"),
+                    {"Authorization": "Basic !!!"}, {"Authorization": "Bearer s3cret-pass-123"}]:
+        got = await harness.try_handshake(srv, f"/ocpp/{CP}", headers=headers)
+        check(got == ("http", 401), f"charger handshake with {headers}: {got!r}")
+    got = await harness.try_handshake(srv, f"/ocpp/{CP}", headers=basic(CP, "s3cret-pass-123"))
+    check(got == ("open", "ocpp1.6"), f"charger handshake with its password: {got!r}")
+    # No password registered: no credentials needed.
+    got = await harness.try_handshake(srv, "/ocpp/ADMIN-RPC-FREE")
+    check(got == ("open", "ocpp1.6"), f"charger without password: {got!r}")
+
+    res = await harness.run_sim(h, srv, CP, "--script", "boot", "--password", "s3cret-pass-123")
+    check(res.summary["registration"] == "Accepted", f"sim with password: {res.summary}")
+    c = await a.call("chargers.get", {"chargerId": CP})
+    check(c["vendor"] == "ocpp-sim" and c["protocol"] == "ocpp1.6" and c["lastSeen"],
+          f"chargers.get after boot {c}")
+    check([x["connectorId"] for x in c["connectors"]] == [1], f"connectors {c['connectors']}")
+    lst = (await a.call("chargers.list"))["chargers"]
+    check(CP in [x["id"] for x in lst], f"chargers.list {lst}")
+    check(await a.call("chargers.delete", {"chargerId": CP}) == {"deleted": True}, "delete")
+    await a.error("chargers.get", {"chargerId": CP}, -32004)
+
+    # The server still answers after all of this.
+    await a.call("chargers.list")
+    await a.close()
+    await srv.stop()
+
+
+def _has(a, rid):
+    async def f():
+        return rid in a.answers
+    return f()
+
+
+harness.main(test)

@@ -1,0 +1,240 @@
+/*
+ * test_admin.c — unit tests of the admin JSON-RPC layer (src/admin_rpc.c, src/admin.c): the
+ * method table, envelope errors, batches and notifications, the parameter checks, the session's
+ * bounded outbound queue, and the password hashing. A socket-less admin session (wsi NULL) on
+ * the shared fixture's server; answers are read from the session's queue.
+ */
+#include "fixture.h"
+
+#include "admin_int.h"
+#include "od.h"
+#include "ws.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct admin_fx {
+    struct fixture *f;
+    struct admin_session *s;
+};
+
+static int setup(void **state)
+{
+    struct admin_fx *x = calloc(1, sizeof *x);
+    x->f = fixture_new(true, false);
+    x->s = admin_session_open(&x->f->srv, NULL, "unit");
+    *state = x;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct admin_fx *x = *state;
+    if (x->s) admin_session_on_closed(x->s);
+    assert_int_equal(x->f->srv.nadmin, 0);
+    fixture_free(x->f);
+    free(x);
+    return 0;
+}
+
+/* Sends text and returns the one answer it produced (new reference), or NULL if none. */
+static json_t *rpc(struct admin_fx *x, const char *text)
+{
+    admin_rpc_handle(x->s, text, strlen(text));
+    struct admin_frame *f = admin_session_next_frame(x->s);
+    if (!f) return NULL;
+    json_t *j = json_loads(f->block + WS_HEADROOM, 0, NULL);
+    assert_non_null(j);
+    admin_frame_free(f);
+    assert_null(admin_session_next_frame(x->s)); /* exactly one frame per message */
+    return j;
+}
+
+static int err_code(const json_t *answer)
+{
+    return (int)json_integer_value(json_object_get(json_object_get(answer, "error"), "code"));
+}
+
+static const char *err_msg(const json_t *answer)
+{
+    return json_string_value(json_object_get(json_object_get(answer, "error"), "message"));
+}
+
+static void test_admin__table_sorted_and_found(void **state)
+{
+    (void)state;
+    for (size_t i = 1; i < admin_nmethods; i++)
+        assert_true(strcmp(admin_methods[i - 1].name, admin_methods[i].name) < 0);
+    for (size_t i = 0; i < admin_nmethods; i++)
+        assert_ptr_equal(admin_method_find(admin_methods[i].name), &admin_methods[i]);
+    assert_null(admin_method_find("chargers"));
+    assert_null(admin_method_find(""));
+}
+
+static void test_admin__envelope_errors(void **state)
+{
+    struct admin_fx *x = *state;
+    struct {
+        const char *text;
+        int code;
+    } cases[] = {
+        {"{", ADMIN_E_PARSE},
+        {"", ADMIN_E_PARSE},
+        {"{\"a\":1,\"a\":2}", ADMIN_E_PARSE}, /* duplicate keys are refused, not guessed at */
+        {"[]", ADMIN_E_INVALID_REQUEST},
+        {"42", ADMIN_E_INVALID_REQUEST},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1}", ADMIN_E_INVALID_REQUEST},
+        {"{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"tokens.list\"}", ADMIN_E_INVALID_REQUEST},
+        {"{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"tokens.list\"}", ADMIN_E_INVALID_REQUEST},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x.y\"}", ADMIN_E_METHOD},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tokens.list\",\"params\":[]}",
+         ADMIN_E_PARAMS},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *a = rpc(x, cases[i].text);
+        assert_non_null(a);
+        assert_int_equal(err_code(a), cases[i].code);
+        assert_string_equal(json_string_value(json_object_get(a, "jsonrpc")), "2.0");
+        json_decref(a);
+    }
+}
+
+static void test_admin__params_name_the_field(void **state)
+{
+    struct admin_fx *x = *state;
+    json_t *a = rpc(x, "{\"jsonrpc\":\"2.0\",\"id\":\"q\",\"method\":\"tokens.upsert\","
+                       "\"params\":{\"idTag\":\"T\"}}");
+    assert_int_equal(err_code(a), ADMIN_E_PARAMS);
+    assert_non_null(strstr(err_msg(a), "'status'"));
+    assert_string_equal(json_string_value(json_object_get(a, "id")), "q");
+    json_decref(a);
+    a = rpc(x, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"transactions.list\","
+               "\"params\":{\"limit\":100000}}");
+    assert_int_equal(err_code(a), ADMIN_E_PARAMS);
+    assert_non_null(strstr(err_msg(a), "'limit'"));
+    json_decref(a);
+    a = rpc(x, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"chargers.get\","
+               "\"params\":{\"chargerID\":\"X\"}}");
+    assert_non_null(strstr(err_msg(a), "'chargerID'")); /* the typo is named, not "missing" */
+    json_decref(a);
+}
+
+static void test_admin__batch_and_notifications(void **state)
+{
+    struct admin_fx *x = *state;
+    /* Notifications run but are never answered, errors included. */
+    assert_null(rpc(x, "{\"jsonrpc\":\"2.0\",\"method\":\"tokens.upsert\","
+                       "\"params\":{\"idTag\":\"N1\",\"status\":\"Accepted\"}}"));
+    assert_null(rpc(x, "{\"jsonrpc\":\"2.0\",\"method\":\"nope\"}"));
+    assert_null(rpc(x, "[{\"jsonrpc\":\"2.0\",\"method\":\"tokens.list\"}]"));
+    json_t *a = rpc(x, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tokens.list\"},"
+                       "{\"jsonrpc\":\"2.0\",\"method\":\"tokens.list\"},"
+                       "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tokens.delete\","
+                       "\"params\":{\"idTag\":\"NONE\"}}, 1]");
+    assert_true(json_is_array(a));
+    assert_int_equal(json_array_size(a), 3);
+    json_t *list = json_object_get(json_object_get(json_array_get(a, 0), "result"), "tokens");
+    assert_int_equal(json_array_size(list), 1); /* N1, stored by the notification */
+    assert_int_equal(err_code(json_array_get(a, 1)), ADMIN_E_NOT_FOUND);
+    assert_int_equal(err_code(json_array_get(a, 2)), ADMIN_E_INVALID_REQUEST);
+    assert_true(json_is_null(json_object_get(json_array_get(a, 2), "id")));
+    json_decref(a);
+}
+
+static void test_admin__oversize_and_binary_messages(void **state)
+{
+    struct admin_fx *x = *state;
+    char chunk[4096];
+    memset(chunk, ' ', sizeof chunk);
+    size_t sent = 0;
+    admin_session_on_receive(x->s, "[", 1, true, false, false);
+    while (sent <= ADMIN_MAX_MESSAGE) {
+        admin_session_on_receive(x->s, chunk, sizeof chunk, false, false, false);
+        sent += sizeof chunk;
+    }
+    admin_session_on_receive(x->s, "]", 1, false, true, false);
+    struct admin_frame *f = admin_session_next_frame(x->s);
+    assert_non_null(f);
+    assert_non_null(strstr(f->block + WS_HEADROOM, "-32600"));
+    admin_frame_free(f);
+    admin_session_on_receive(x->s, "\x01\x02", 2, true, true, true);
+    f = admin_session_next_frame(x->s);
+    assert_non_null(f);
+    assert_non_null(strstr(f->block + WS_HEADROOM, "not text"));
+    admin_frame_free(f);
+    /* Still answering afterwards. */
+    const char *ok = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"chargers.list\"}";
+    admin_session_on_receive(x->s, ok, strlen(ok), true, true, false);
+    f = admin_session_next_frame(x->s);
+    assert_non_null(f);
+    assert_non_null(strstr(f->block + WS_HEADROOM, "\"result\":{\"chargers\":["));
+    admin_frame_free(f);
+}
+
+static void test_admin__slow_reader_is_dropped(void **state)
+{
+    struct admin_fx *x = *state;
+    static char big[64 * 1024];
+    memset(big, 'x', sizeof big);
+    uint64_t dropped = x->f->srv.stats.admin_sessions_dropped;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < 1000; i++) rc = admin_session_send(x->s, big, sizeof big);
+    assert_int_equal(rc, OD_ELIMIT);
+    assert_int_equal(x->f->srv.stats.admin_sessions_dropped, dropped + 1);
+    assert_true(x->s->closing);
+    assert_null(admin_session_next_frame(x->s)); /* the backlog is discarded, not kept */
+    int code;
+    const char *reason;
+    assert_true(admin_session_close_requested(x->s, &code, &reason));
+    assert_int_equal(code, 1008);
+    assert_int_equal(admin_session_send(x->s, "{}", 2), OD_ECLOSED);
+}
+
+static void test_admin__not_connected_and_not_found(void **state)
+{
+    struct admin_fx *x = *state;
+    json_t *a = rpc(x, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ocpp.call\",\"params\":"
+                       "{\"chargerId\":\"NOBODY\",\"action\":\"Reset\",\"payload\":{}}}");
+    assert_int_equal(err_code(a), ADMIN_E_NOT_CONNECTED);
+    json_decref(a);
+    a = rpc(x, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"transactions.get\","
+               "\"params\":{\"id\":77}}");
+    assert_int_equal(err_code(a), ADMIN_E_NOT_FOUND);
+    json_decref(a);
+}
+
+static void test_admin__password_hash(void **state)
+{
+    (void)state;
+    char h1[ADMIN_PASSWORD_HASH_LEN], h2[ADMIN_PASSWORD_HASH_LEN];
+    assert_int_equal(admin_password_hash("correct horse", h1, sizeof h1), 0);
+    assert_int_equal(admin_password_hash("correct horse", h2, sizeof h2), 0);
+    assert_string_not_equal(h1, h2); /* salted */
+    assert_true(admin_password_verify("correct horse", h1));
+    assert_false(admin_password_verify("correct hors", h1));
+    assert_false(admin_password_verify("correct horse", "pbkdf2-sha256$999999999$00$00"));
+    assert_false(admin_password_verify("x", ""));
+    assert_false(admin_password_verify("x", "plain"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_admin__table_sorted_and_found),
+        cmocka_unit_test(test_admin__password_hash),
+        cmocka_unit_test_setup_teardown(test_admin__envelope_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin__params_name_the_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin__batch_and_notifications, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin__oversize_and_binary_messages, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_admin__slow_reader_is_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin__not_connected_and_not_found, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
