@@ -13,6 +13,7 @@
 #include "od.h"
 #include "server.h"
 #include "store.h"
+#include "store_devmodel.h"
 #include "model_int.h"
 
 #include <jansson.h>
@@ -187,21 +188,118 @@ int model_connector_status(const struct model_ctx *m, const struct model_status 
 
 int model_authorize(const struct model_ctx *m, const char *id_tag, struct model_auth *out)
 {
+    return model_authorize_typed(m, id_tag, NULL, out);
+}
+
+int model_authorize_typed(const struct model_ctx *m, const char *id_tag, const char *type,
+                          struct model_auth *out)
+{
     struct store_token t;
     memset(out, 0, sizeof *out);
+    /* The charger authorized nothing (free vend, or a token it checked itself): nothing to ask. */
+    if (type && strcmp(type, "NoAuthorization") == 0) {
+        model__copy(out->status, sizeof out->status, "Accepted");
+        return 0;
+    }
     int rc = store_token_get(m->srv->store, id_tag, &t);
+    /* 2.0.1 identifies a token by value and type: the same digits as an eMAID and as an RFID
+     * UID are different tokens. 1.6 tokens (no stored type) match any type. */
+    if (rc == 0 && type && t.type[0] && strcmp(t.type, type) != 0) rc = OD_ENOTFOUND;
     if (rc == OD_ENOTFOUND) {
         model__copy(out->status, sizeof out->status,
              m->srv->cfg->accept_unknown_tokens ? "Accepted" : "Invalid");
         return 0;
     }
     if (rc) return rc;
+    out->known = true;
     model__copy(out->status, sizeof out->status, t.status);
     out->expiry_ms = t.expiry_ms;
     model__copy(out->parent_id_tag, sizeof out->parent_id_tag, t.parent_id_tag);
     if (strcmp(t.status, "Accepted") == 0 && t.expiry_ms && t.expiry_ms <= m->now_ms)
         model__copy(out->status, sizeof out->status, "Expired");
     return 0;
+}
+
+bool model_connector_has_tx(const struct model_ctx *m, int evse_id, int connector_id)
+{
+    struct store_connector c;
+    return store_connector_get(m->srv->store, m->charger_id, evse_id, connector_id, &c) == 0 &&
+           c.tx_id != 0;
+}
+
+/* ---- device model (2.0.1) ---------------------------------------------------------------- */
+
+int model_report_part(const struct model_ctx *m, int request_id, int seq_no, bool tbc,
+                      const char *payload_json, bool *complete, int *missing)
+{
+    *complete = false;
+    *missing = 0;
+    int rc = server_batch(m->srv);
+    if (rc) return rc;
+    rc = store_dm_part_put(m->srv->store, m->charger_id, request_id, seq_no, tbc, payload_json,
+                           m->now_ms);
+    if (rc == OD_EEXISTS) {
+        CLOG_INFO(m->charger_id, "repeated report part ignored requestId=%d seqNo=%d",
+                  request_id, seq_no);
+        return 0;
+    }
+    if (rc) return rc;
+    if (tbc) return 0;
+    /* The last part: whatever has not arrived by now was lost (parts come in order on one
+     * connection), so the report is assembled from what there is and the loss is recorded. */
+    int count, max_seq;
+    if ((rc = store_dm_part_count(m->srv->store, m->charger_id, request_id, &count, &max_seq)))
+        return rc;
+    *complete = true;
+    *missing = max_seq + 1 - count;
+    if (*missing < 0) *missing = 0;
+    return 0;
+}
+
+struct report_assembly {
+    int (*fn)(int seq_no, const char *payload_json, void *ctx);
+    void *ctx;
+};
+
+static int report_part_cb(int seq_no, bool tbc, const char *payload, void *ctx)
+{
+    (void)tbc;
+    struct report_assembly *a = ctx;
+    return a->fn(seq_no, payload, a->ctx);
+}
+
+int model_report_assemble(const struct model_ctx *m, int request_id, int missing,
+                          int (*fn)(int seq_no, const char *payload_json, void *ctx), void *ctx)
+{
+    struct store *st = m->srv->store;
+    int rc = server_batch(m->srv);
+    if (rc) return rc;
+    int64_t before = 0, after = 0;
+    if ((rc = store_dm_var_count(st, m->charger_id, &before))) return rc;
+    struct report_assembly a = {fn, ctx};
+    if ((rc = store_dm_part_foreach(st, m->charger_id, request_id, report_part_cb, &a)))
+        return rc;
+    if ((rc = store_dm_part_delete(st, m->charger_id, request_id))) return rc;
+    if ((rc = store_dm_var_count(st, m->charger_id, &after))) return rc;
+    json_t *data = json_pack("{s:i, s:i, s:I}", "requestId", request_id, "missingParts", missing,
+                             "variables", (json_int_t)after);
+    event_emit(m->srv, "devicemodel.reported", m->charger_id, data);
+    json_decref(data);
+    if (missing)
+        CLOG_WARN(m->charger_id, "report assembled with parts missing requestId=%d missing=%d",
+                  request_id, missing);
+    CLOG_INFO(m->charger_id, "device model report requestId=%d variables=%lld new=%lld",
+              request_id, (long long)after, (long long)(after - before));
+    return 0;
+}
+
+int model_devmodel_set(const struct model_ctx *m, struct store_dm_var *v)
+{
+    int rc = server_batch(m->srv);
+    if (rc) return rc;
+    model__copy(v->charger_id, sizeof v->charger_id, m->charger_id);
+    v->updated_ms = m->now_ms;
+    return store_dm_var_put(m->srv->store, v);
 }
 
 int model_notice(const struct model_ctx *m, const char *kind, const char *payload_json)

@@ -15,6 +15,7 @@
 
 struct server;
 struct conn;
+struct store_dm_var;
 
 /* Who is asking, and when. All pointers borrowed for the call. */
 struct model_ctx {
@@ -64,11 +65,16 @@ struct model_auth {
     char status[24]; /* Accepted | Blocked | Expired | Invalid | ConcurrentTx */
     int64_t expiry_ms;
     char parent_id_tag[37];
+    bool known;      /* the token is in the table (2.0.1 answers Unknown, not Invalid) */
 };
 
 /* Answers from the token table (Expired once expiry passed; unknown -> Invalid unless the
  * server accepts unknown tokens). */
 int model_authorize(const struct model_ctx *m, const char *id_tag, struct model_auth *out);
+/* The same with the 2.0.1 token type: a stored token with a type only matches that type, and
+ * NoAuthorization (the charger authorized nothing) is always Accepted. type may be NULL. */
+int model_authorize_typed(const struct model_ctx *m, const char *id_tag, const char *type,
+                          struct model_auth *out);
 
 /* ---- transactions ------------------------------------------------------------------------ */
 
@@ -81,9 +87,15 @@ struct model_tx_start {
     bool start_had_zone;
     bool has_reservation;
     int reservation_id;
+    const char *ext_id;        /* 2.0.1 transactionId chosen by the charger; NULL for 1.6 */
+    const char *id_token_type; /* 2.0.1 IdTokenEnumType or NULL */
+    const char *first_seen_in; /* NULL, or the event that revealed the transaction when its
+                                  start never arrived ("Updated") */
 };
 
-/* Starts (or, for a repeated identical start, finds) a transaction. */
+/* Starts (or, for a repeated identical start, finds) a transaction. With ext_id, "repeated"
+ * means the same charger transaction id; a transaction first stored by its end (an Ended that
+ * arrived before its Started) gets its start values filled in. */
 int model_tx_start(const struct model_ctx *m, const struct model_tx_start *s, int64_t *tx_id,
                    struct model_auth *auth);
 
@@ -95,6 +107,7 @@ struct model_tx_stop {
     int64_t stop_ms;
     bool stop_had_zone;
     const char *reason;     /* may be NULL (1.6 default: Local) */
+    const char *ext_id;     /* 2.0.1: the charger's transactionId (then tx_id is ignored) */
 };
 
 /* Stops a transaction; unknown and repeated stops are stored and flagged, never refused.
@@ -102,6 +115,25 @@ struct model_tx_stop {
  * *repeated whether this Stop was already stored (its transactionData must not be again). */
 int model_tx_stop(const struct model_ctx *m, const struct model_tx_stop *s, int64_t *resolved_id,
                   bool *repeated);
+
+/* The stored transaction for a charger-chosen (2.0.1) id: OD_ENOTFOUND if none. */
+int model_tx_find_ext(const struct model_ctx *m, const char *ext_id, int64_t *tx_id);
+/* Names the token of a running transaction that started without one (authorized later). */
+int model_tx_set_token(const struct model_ctx *m, int64_t tx_id, const char *id_tag);
+
+/* One message of a transaction's sequence (2.0.1 TransactionEvent). Strings borrowed. */
+struct model_tx_event {
+    int64_t tx_id;
+    int seq_no;
+    const char *event_type, *trigger_reason, *charging_state, *stopped_reason, *id_token_type;
+    bool offline;
+    int64_t timestamp_ms;
+};
+
+/* Records ev in the transaction's ledger. *duplicate: this seqNo was already recorded (its
+ * content must not be stored again). Gaps (numbers missing between the lowest and highest seen)
+ * set STORE_TX_SEQ_GAP with an event; offline messages filling the gap later clear it. */
+int model_tx_event(const struct model_ctx *m, const struct model_tx_event *ev, bool *duplicate);
 
 /* One sampled value, version-neutral. */
 struct model_sample {
@@ -122,6 +154,24 @@ struct model_meter_value {
  * (0 = none); updates the transaction's latest energy/power/SoC and integrity flags. */
 int model_meter_values(const struct model_ctx *m, int evse_id, int connector_id, int64_t tx_id,
                        const struct model_meter_value *mv, int nmv);
+
+/* True if the connector has an open transaction (for statuses that do not say, like 2.0.1's
+ * Occupied). */
+bool model_connector_has_tx(const struct model_ctx *m, int evse_id, int connector_id);
+
+/* ---- device model (2.0.1) ---------------------------------------------------------------- */
+
+/* Keeps one part of a multi-part report (payload_json: the part's data, borrowed). *complete is
+ * set once the last part (tbc false) is kept; *missing then counts seqNos never received. A
+ * repeated part is ignored (*complete false). */
+int model_report_part(const struct model_ctx *m, int request_id, int seq_no, bool tbc,
+                      const char *payload_json, bool *complete, int *missing);
+/* Hands a complete report's parts to fn in seqNo order, then forgets them and emits
+ * devicemodel.reported with the number of variables fn stored. */
+int model_report_assemble(const struct model_ctx *m, int request_id, int missing,
+                          int (*fn)(int seq_no, const char *payload_json, void *ctx), void *ctx);
+/* Stores one device model attribute of the charger (v->charger_id is overwritten). */
+int model_devmodel_set(const struct model_ctx *m, struct store_dm_var *v);
 
 /* A charger notice worth keeping (firmware/diagnostics status, security event, data transfer). */
 int model_notice(const struct model_ctx *m, const char *kind, const char *payload_json);

@@ -14,6 +14,7 @@
 #include "od.h"
 #include "server.h"
 #include "store.h"
+#include "store_devmodel.h"
 #include "timeutil.h"
 #include "model_int.h"
 
@@ -137,17 +138,61 @@ static void tx_check_time(const struct model_ctx *m, struct store_tx *tx, int64_
     if (!had_zone) tx->flags |= STORE_TX_NO_TIMEZONE;
 }
 
+/* A 2.0.1 start whose transaction id is already stored: either the charger repeated the
+ * message, or its Ended (or an Updated) got here first and the start values are still missing. */
+static int tx_start_known_ext(const struct model_ctx *m, const struct model_tx_start *s,
+                              struct store_tx *tx, int64_t *tx_id)
+{
+    *tx_id = tx->id;
+    bool unstarted = (tx->flags & STORE_TX_UNKNOWN_STOP) || strstr(tx->note, "first seen in");
+    if (!unstarted || s->first_seen_in) {
+        if (!s->first_seen_in && !(tx->flags & STORE_TX_REPEATED_START)) {
+            tx->flags |= STORE_TX_REPEATED_START;
+            tx->updated_ms = m->now_ms;
+            CLOG_INFO(m->charger_id, "repeated start of transaction %s (tx=%lld)", tx->ext_id,
+                      (long long)tx->id);
+            return store_tx_update(m->srv->store, tx);
+        }
+        return 0;
+    }
+    tx->evse_id = s->evse_id;
+    tx->connector_id = s->connector_id;
+    if (!tx->id_tag[0]) model__copy(tx->id_tag, sizeof tx->id_tag, s->id_tag);
+    tx->start_ms = s->start_ms;
+    tx->has_meter_start = s->has_meter_start;
+    tx->meter_start_wh = s->meter_start_wh;
+    tx->has_reservation = s->has_reservation;
+    tx->reservation_id = s->reservation_id;
+    tx_check_time(m, tx, s->start_ms, s->start_had_zone);
+    tx_note(tx, "its start arrived after a later event");
+    tx->updated_ms = m->now_ms;
+    CLOG_INFO(m->charger_id, "late start applied to transaction %s (tx=%lld)", tx->ext_id,
+              (long long)tx->id);
+    return store_tx_update(m->srv->store, tx);
+}
+
 int model_tx_start(const struct model_ctx *m, const struct model_tx_start *s, int64_t *tx_id,
                    struct model_auth *auth)
 {
     struct server *srv = m->srv;
     int rc = server_batch(srv);
     if (rc) return rc;
-    if ((rc = model_authorize(m, s->id_tag, auth))) return rc;
+    /* A 2.0.1 transaction may start before anyone presented a token (cable plugged in). */
+    if (s->id_tag) {
+        if ((rc = model_authorize_typed(m, s->id_tag, s->id_token_type, auth))) return rc;
+    } else {
+        memset(auth, 0, sizeof *auth);
+        model__copy(auth->status, sizeof auth->status, "Accepted");
+    }
 
     struct store_tx tx;
-    rc = store_tx_find_start(srv->store, m->charger_id, s->connector_id, s->id_tag,
-                             s->meter_start_wh, s->start_ms, &tx);
+    if (s->ext_id) {
+        rc = store_tx_get_ext(srv->store, m->charger_id, s->ext_id, &tx);
+        if (rc == 0) return tx_start_known_ext(m, s, &tx, tx_id);
+    } else {
+        rc = store_tx_find_start(srv->store, m->charger_id, s->connector_id, s->id_tag,
+                                 s->meter_start_wh, s->start_ms, &tx);
+    }
     if (rc == 0) {
         /* The charger did not get (or lost) our answer and sent the same Start again. */
         if (!(tx.flags & STORE_TX_REPEATED_START)) {
@@ -166,6 +211,7 @@ int model_tx_start(const struct model_ctx *m, const struct model_tx_start *s, in
     bool known = store_connector_get(srv->store, m->charger_id, s->evse_id, s->connector_id,
                                      &c) == 0;
     memset(&tx, 0, sizeof tx);
+    model__copy(tx.ext_id, sizeof tx.ext_id, s->ext_id);
     model__copy(tx.charger_id, sizeof tx.charger_id, m->charger_id);
     tx.evse_id = s->evse_id;
     tx.connector_id = s->connector_id;
@@ -182,7 +228,14 @@ int model_tx_start(const struct model_ctx *m, const struct model_tx_start *s, in
     tx_check_time(m, &tx, s->start_ms, s->start_had_zone);
     if (s->start_ms < m->now_ms - TX_LATE_START_MS) tx.flags |= STORE_TX_LATE_START;
     if (!known) tx.flags |= STORE_TX_UNKNOWN_CONNECTOR;
-    if (strcmp(auth->status, "Accepted") != 0) {
+    if (s->first_seen_in) {
+        char note[96];
+        snprintf(note, sizeof note,
+                 "first seen in a TransactionEvent %s (its start never arrived)",
+                 s->first_seen_in);
+        tx_note(&tx, note);
+    }
+    if (s->id_tag && strcmp(auth->status, "Accepted") != 0) {
         char note[64];
         snprintf(note, sizeof note, "started with idTag status %s", auth->status);
         tx_note(&tx, note);
@@ -228,7 +281,11 @@ static int tx_stop_unknown(const struct model_ctx *m, const struct model_tx_stop
 {
     struct server *srv = m->srv;
     char key[40];
-    snprintf(key, sizeof key, "stop:%lld@%lld", (long long)s->tx_id, (long long)s->stop_ms);
+    /* A 2.0.1 id is the charger's own key; a 1.6 one is only unique together with its time. */
+    if (s->ext_id)
+        model__copy(key, sizeof key, s->ext_id);
+    else
+        snprintf(key, sizeof key, "stop:%lld@%lld", (long long)s->tx_id, (long long)s->stop_ms);
     struct store_tx tx;
     int rc = store_tx_get_ext(srv->store, m->charger_id, key, &tx);
     if (rc == 0) {
@@ -253,8 +310,12 @@ static int tx_stop_unknown(const struct model_ctx *m, const struct model_tx_stop
     tx.flags = STORE_TX_UNKNOWN_STOP;
     tx_check_time(m, &tx, s->stop_ms, s->stop_had_zone);
     char note[96];
-    snprintf(note, sizeof note, "StopTransaction for unknown transactionId %lld",
-             (long long)s->tx_id);
+    if (s->ext_id)
+        snprintf(note, sizeof note, "TransactionEvent Ended for unknown transactionId %.40s",
+                 s->ext_id);
+    else
+        snprintf(note, sizeof note, "StopTransaction for unknown transactionId %lld",
+                 (long long)s->tx_id);
     tx_note(&tx, note);
     tx.created_ms = tx.updated_ms = m->now_ms;
     if ((rc = store_tx_insert(srv->store, &tx))) return rc;
@@ -271,7 +332,10 @@ int model_tx_stop(const struct model_ctx *m, const struct model_tx_stop *s, int6
     int rc = server_batch(srv);
     if (rc) return rc;
     struct store_tx tx;
-    rc = s->tx_id > 0 ? store_tx_get(srv->store, s->tx_id, &tx) : OD_ENOTFOUND;
+    if (s->ext_id)
+        rc = store_tx_get_ext(srv->store, m->charger_id, s->ext_id, &tx);
+    else
+        rc = s->tx_id > 0 ? store_tx_get(srv->store, s->tx_id, &tx) : OD_ENOTFOUND;
     if (rc == 0 && strcmp(tx.charger_id, m->charger_id) != 0) rc = OD_ENOTFOUND;
     if (rc == OD_ENOTFOUND) return tx_stop_unknown(m, s, resolved_id, repeated);
     if (rc) return rc;
@@ -326,6 +390,77 @@ int model_tx_stop(const struct model_ctx *m, const struct model_tx_stop *s, int6
     CLOG_INFO(m->charger_id, "transaction ended tx=%lld reason=%s energy_wh=%.1f",
               (long long)tx.id, tx.stop_reason,
               tx.has_meter_stop && tx.has_meter_start ? tx.meter_stop_wh - tx.meter_start_wh : 0.0);
+    return 0;
+}
+
+int model_tx_find_ext(const struct model_ctx *m, const char *ext_id, int64_t *tx_id)
+{
+    struct store_tx tx;
+    int rc = store_tx_get_ext(m->srv->store, m->charger_id, ext_id, &tx);
+    if (rc == 0) *tx_id = tx.id;
+    return rc;
+}
+
+int model_tx_set_token(const struct model_ctx *m, int64_t tx_id, const char *id_tag)
+{
+    int rc = server_batch(m->srv);
+    if (rc) return rc;
+    struct store_tx tx;
+    if ((rc = store_tx_get(m->srv->store, tx_id, &tx))) return rc;
+    if (!id_tag || !id_tag[0] || strcmp(tx.id_tag, id_tag) == 0) return 0;
+    if (tx.id_tag[0]) {
+        /* Keep who started it; a second token only ends it (2.0.1 stop by another token). */
+        return 0;
+    }
+    model__copy(tx.id_tag, sizeof tx.id_tag, id_tag);
+    tx.updated_ms = m->now_ms;
+    return store_tx_update(m->srv->store, &tx);
+}
+
+int model_tx_event(const struct model_ctx *m, const struct model_tx_event *ev, bool *duplicate)
+{
+    *duplicate = false;
+    struct store *st = m->srv->store;
+    int rc = server_batch(m->srv);
+    if (rc) return rc;
+    struct store_tx_event row = {
+        .tx_id = ev->tx_id, .seq_no = ev->seq_no, .event_type = ev->event_type,
+        .trigger_reason = ev->trigger_reason, .charging_state = ev->charging_state,
+        .stopped_reason = ev->stopped_reason, .id_token_type = ev->id_token_type,
+        .offline = ev->offline, .ts_ms = ev->timestamp_ms, .received_ms = m->now_ms,
+    };
+    struct store_tx tx;
+    if ((rc = store_tx_get(st, ev->tx_id, &tx))) return rc;
+    char note[80];
+    rc = store_tx_event_put(st, &row);
+    if (rc == OD_EEXISTS) {
+        *duplicate = true;
+        snprintf(note, sizeof note, "duplicate seqNo %d (%s)", ev->seq_no,
+                 ev->event_type ? ev->event_type : "");
+        if (!strstr(tx.note, note)) tx_note(&tx, note);
+        tx.updated_ms = m->now_ms;
+        if ((rc = store_tx_update(st, &tx))) return rc;
+        tx_flag_event(m, &tx, 0, "seqNoDuplicate");
+        return 0;
+    }
+    if (rc) return rc;
+    int count, lo, hi;
+    if ((rc = store_tx_event_count(st, ev->tx_id, &count, &lo, &hi))) return rc;
+    bool gap = count < hi - lo + 1;
+    bool had_gap = (tx.flags & STORE_TX_SEQ_GAP) != 0;
+    if (gap == had_gap) return 0;
+    if (gap) {
+        tx.flags |= STORE_TX_SEQ_GAP;
+        snprintf(note, sizeof note, "seqNo gap: %d of %d..%d received", count, lo, hi);
+    } else {
+        /* Offline messages replayed later filled it: the sequence is complete after all. */
+        tx.flags &= ~(uint32_t)STORE_TX_SEQ_GAP;
+        snprintf(note, sizeof note, "seqNo gap filled by seqNo %d", ev->seq_no);
+    }
+    tx_note(&tx, note);
+    tx.updated_ms = m->now_ms;
+    if ((rc = store_tx_update(st, &tx))) return rc;
+    if (gap) tx_flag_event(m, &tx, STORE_TX_SEQ_GAP, "seqNoGap");
     return 0;
 }
 
