@@ -45,6 +45,14 @@ static bool dispatch_registration_allows(const struct conn *c, const struct ocpp
                                          struct ocpp_error *err)
 {
     if (h->flags & OCPP_HANDLER_ANY_REGISTRATION) return true;
+    /* 2.0.1 is stricter than 1.6 (B02.FR.xx, B03.FR.xx): until the CSMS answered Accepted, a
+     * Pending or Rejected station may send nothing but BootNotification, whatever the
+     * server's auto-registration setting. */
+    if (c->version == OCPP_V201 && c->registration != REG_ACCEPTED) {
+        ocpp_error_set(err, OCPP_ERR_SECURITY, "",
+                       "not accepted by the CSMS; only BootNotification is allowed");
+        return false;
+    }
     if (c->registration == REG_REJECTED) {
         ocpp_error_set(err, OCPP_ERR_SECURITY, "",
                        "BootNotification was rejected; only BootNotification is accepted");
@@ -65,7 +73,8 @@ static void dispatch_call(struct conn *c, const struct rpc_msg *msg)
     memset(&err, 0, sizeof err);
     srv->stats.calls_in++;
 
-    const struct ocpp_handler *h = c->version == OCPP_V16 ? v16_handler_find(msg->action) : NULL;
+    const struct ocpp_handler *h = c->version == OCPP_V201 ? v201_handler_find(msg->action)
+                                                            : v16_handler_find(msg->action);
     if (!h) {
         if (ocpp_action_known(c->version, msg->action))
             ocpp_error_set(&err, OCPP_ERR_NOT_SUPPORTED, "",

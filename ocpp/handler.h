@@ -35,8 +35,9 @@ struct ocpp_handler {
     unsigned flags;
 };
 
-/* The charger-initiated actions of 1.6 that ocppd handles, or NULL. */
+/* The charger-initiated actions of 1.6 / 2.0.1 that ocppd handles, or NULL. */
 const struct ocpp_handler *v16_handler_find(const char *action);
+const struct ocpp_handler *v201_handler_find(const char *action);
 
 /* Helpers shared by handlers. */
 /* Borrowed string member or NULL. */
