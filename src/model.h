@@ -118,8 +118,11 @@ int model_tx_stop(const struct model_ctx *m, const struct model_tx_stop *s, int6
 
 /* The stored transaction for a charger-chosen (2.0.1) id: OD_ENOTFOUND if none. */
 int model_tx_find_ext(const struct model_ctx *m, const char *ext_id, int64_t *tx_id);
-/* Names the token of a running transaction that started without one (authorized later). */
-int model_tx_set_token(const struct model_ctx *m, int64_t tx_id, const char *id_tag);
+/* What a later message of a running transaction may add (2.0.1 Updated): the token when it
+ * started without one (authorized later), the EVSE and connector when it started before the
+ * cable was plugged in (evse_id 0). NULL / 0 = nothing new. */
+int model_tx_update(const struct model_ctx *m, int64_t tx_id, const char *id_tag, int evse_id,
+                    int connector_id);
 
 /* One message of a transaction's sequence (2.0.1 TransactionEvent). Strings borrowed. */
 struct model_tx_event {
@@ -154,6 +157,10 @@ struct model_meter_value {
  * (0 = none); updates the transaction's latest energy/power/SoC and integrity flags. */
 int model_meter_values(const struct model_ctx *m, int evse_id, int connector_id, int64_t tx_id,
                        const struct model_meter_value *mv, int nmv);
+/* The energy import register reading (Wh, normalised like stored values) among mv, with the
+ * given reading context (NULL = any): false if there is none. */
+bool model_meter_energy_register(const struct model_meter_value *mv, int nmv,
+                                 const char *context, double *wh);
 
 /* True if the connector has an open transaction (for statuses that do not say, like 2.0.1's
  * Occupied). */

@@ -52,6 +52,9 @@ static json_t *tx_json(const struct store_tx *tx)
                           "evseId", tx->evse_id, "connectorId", tx->connector_id, "idTag",
                           tx->id_tag, "startTime", od_time_format(tx->start_ms, start, sizeof start));
     if (tx->has_meter_start) json_object_set_new(j, "meterStartWh", json_real(tx->meter_start_wh));
+    /* 2.0.1 chargers name their own transactions; "stop:" keys are ours (unknown 1.6 stops). */
+    if (tx->ext_id[0] && strncmp(tx->ext_id, "stop:", 5) != 0)
+        json_object_set_new(j, "chargerTransactionId", json_string(tx->ext_id));
     if (!tx->active) {
         json_object_set_new(j, "stopTime", json_string(od_time_format(tx->stop_ms, stop,
                                                                       sizeof stop)));
@@ -401,20 +404,40 @@ int model_tx_find_ext(const struct model_ctx *m, const char *ext_id, int64_t *tx
     return rc;
 }
 
-int model_tx_set_token(const struct model_ctx *m, int64_t tx_id, const char *id_tag)
+int model_tx_update(const struct model_ctx *m, int64_t tx_id, const char *id_tag, int evse_id,
+                    int connector_id)
 {
     int rc = server_batch(m->srv);
     if (rc) return rc;
     struct store_tx tx;
     if ((rc = store_tx_get(m->srv->store, tx_id, &tx))) return rc;
-    if (!id_tag || !id_tag[0] || strcmp(tx.id_tag, id_tag) == 0) return 0;
-    if (tx.id_tag[0]) {
-        /* Keep who started it; a second token only ends it (2.0.1 stop by another token). */
-        return 0;
+    bool changed = false;
+    /* Keep who started it: a different token later only ends it (stop by another token). */
+    if (id_tag && id_tag[0] && !tx.id_tag[0]) {
+        model__copy(tx.id_tag, sizeof tx.id_tag, id_tag);
+        changed = true;
     }
-    model__copy(tx.id_tag, sizeof tx.id_tag, id_tag);
+    bool placed = tx.active && tx.evse_id == 0 && evse_id > 0;
+    if (placed) {
+        tx.evse_id = evse_id;
+        tx.connector_id = connector_id;
+        changed = true;
+    }
+    if (!changed) return 0;
     tx.updated_ms = m->now_ms;
-    return store_tx_update(m->srv->store, &tx);
+    if ((rc = store_tx_update(m->srv->store, &tx))) return rc;
+    if (!placed) return 0;
+    /* Now that it has a place, the connector points at it like at any other session. */
+    struct store_connector c;
+    rc = store_connector_get(m->srv->store, m->charger_id, evse_id, connector_id, &c);
+    if (rc == OD_ENOTFOUND) {
+        model__connector_init(&c, m->charger_id, evse_id, connector_id);
+    } else if (rc) {
+        return rc;
+    }
+    c.tx_id = tx.id;
+    c.updated_ms = m->now_ms;
+    return store_connector_put(m->srv->store, &c);
 }
 
 int model_tx_event(const struct model_ctx *m, const struct model_tx_event *ev, bool *duplicate)
@@ -655,4 +678,24 @@ int model_meter_values(const struct model_ctx *m, int evse_id, int connector_id,
     event_emit(srv, "transaction.updated", m->charger_id, data);
     json_decref(data);
     return 0;
+}
+
+bool model_meter_energy_register(const struct model_meter_value *mv, int nmv,
+                                 const char *context, double *wh)
+{
+    for (int i = 0; i < nmv; i++) {
+        for (int j = 0; j < mv[i].nsamples; j++) {
+            const struct model_sample *smp = &mv[i].samples[j];
+            const char *measurand = smp->measurand ? smp->measurand
+                                                   : "Energy.Active.Import.Register";
+            if (strcmp(measurand, "Energy.Active.Import.Register") != 0 || smp->phase) continue;
+            if (smp->location && strcmp(smp->location, "Outlet") != 0) continue;
+            if (context && (!smp->context || strcmp(smp->context, context) != 0)) continue;
+            struct sample_norm n = normalise(smp, measurand);
+            if (!n.has_value || !n.norm_unit || strcmp(n.norm_unit, "Wh") != 0) continue;
+            *wh = n.value;
+            return true;
+        }
+    }
+    return false;
 }

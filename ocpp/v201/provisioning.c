@@ -6,6 +6,7 @@
 #include "v201.h"
 
 #include "config.h"
+#include "mem.h"
 #include "od.h"
 #include "server.h"
 #include "store_devmodel.h"
@@ -62,8 +63,7 @@ static int report_apply_part(int seq_no, const char *payload_json, void *arg)
     size_t i, j;
     json_t *item, *attr;
     int rc = 0;
-    struct store_dm_var *v = malloc(sizeof *v);
-    if (!v) abort();
+    struct store_dm_var *v = xmalloc(sizeof *v); /* ~4 KiB: not on the stack */
     json_array_foreach(items, i, item) {
         const json_t *comp = json_object_get(item, "component");
         const json_t *var = json_object_get(item, "variable");

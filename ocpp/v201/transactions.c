@@ -14,28 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The first register reading in mv with the given context (NULL = any), or false. */
-static bool v201_energy_reading(const struct model_meter_value *mv, int nmv, const char *context,
-                                double *wh)
-{
-    for (int i = 0; i < nmv; i++) {
-        for (int j = 0; j < mv[i].nsamples; j++) {
-            const struct model_sample *s = &mv[i].samples[j];
-            const char *meas = s->measurand ? s->measurand : "Energy.Active.Import.Register";
-            if (strcmp(meas, "Energy.Active.Import.Register") != 0 || s->phase) continue;
-            if (s->location && strcmp(s->location, "Outlet") != 0) continue;
-            if (context && (!s->context || strcmp(s->context, context) != 0)) continue;
-            double v = s->number;
-            for (int k = 0; k < s->multiplier; k++) v *= 10;
-            for (int k = 0; k > s->multiplier; k--) v /= 10;
-            if (s->unit && strcmp(s->unit, "kWh") == 0) v *= 1000;
-            *wh = v;
-            return true;
-        }
-    }
-    return false;
-}
-
 V201_HANDLER(v201_handle_transaction_event)
 {
     const char *event_type = ocpp_json_str(req, "eventType");
@@ -72,8 +50,8 @@ V201_HANDLER(v201_handle_transaction_event)
     bool have_auth = false, ended_repeat = false;
     if (strcmp(event_type, "Ended") == 0) {
         double wh = 0;
-        bool has_stop = v201_energy_reading(mv, nmv, "Transaction.End", &wh) ||
-                        v201_energy_reading(mv, nmv, NULL, &wh);
+        bool has_stop = model_meter_energy_register(mv, nmv, "Transaction.End", &wh) ||
+                        model_meter_energy_register(mv, nmv, NULL, &wh);
         const char *reason = ocpp_json_str(info, "stoppedReason");
         struct model_tx_stop s = {
             .ext_id = ext_id,
@@ -90,8 +68,8 @@ V201_HANDLER(v201_handle_transaction_event)
         bool started = strcmp(event_type, "Started") == 0;
         if (rc == OD_ENOTFOUND || (rc == 0 && started)) {
             double wh = 0;
-            bool has_start = v201_energy_reading(mv, nmv, "Transaction.Begin", &wh) ||
-                             (started && v201_energy_reading(mv, nmv, NULL, &wh));
+            bool has_start = model_meter_energy_register(mv, nmv, "Transaction.Begin", &wh) ||
+                             (started && model_meter_energy_register(mv, nmv, NULL, &wh));
             struct model_tx_start s = {
                 .evse_id = evse_id,
                 .connector_id = connector_id,
@@ -108,8 +86,8 @@ V201_HANDLER(v201_handle_transaction_event)
             };
             rc = model_tx_start(&ctx->m, &s, &tx_id, &auth);
             have_auth = rc == 0 && id_tag;
-        } else if (rc == 0 && id_tag) {
-            rc = model_tx_set_token(&ctx->m, tx_id, id_tag);
+        } else if (rc == 0) {
+            rc = model_tx_update(&ctx->m, tx_id, id_tag, evse_id, connector_id);
         }
     }
     bool duplicate = false;

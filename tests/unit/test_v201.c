@@ -348,6 +348,32 @@ static void test_v201__seqno_gap_is_flagged_and_filled(void **state)
     fixture_free(f);
 }
 
+static void test_v201__transaction_started_before_plugin_gets_its_evse(void **state)
+{
+    (void)state;
+    struct fixture *f = v201_fixture(true, true);
+    boot(f);
+    /* Authorized first, no EVSE yet (E02: the token before the cable). */
+    json_t *p = tx_event(f, "Started", "TX-P", 0, "Authorized",
+                         ",\"idToken\":{\"idToken\":\"T\",\"type\":\"Central\"}");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(p, "idTokenInfo"),
+                                                          "status")), "Accepted");
+    json_decref(p);
+    struct store_tx tx;
+    get_tx(f, "TX-P", &tx);
+    assert_int_equal(tx.evse_id, 0);
+    json_decref(tx_event(f, "Updated", "TX-P", 1, "CablePluggedIn",
+                         ",\"evse\":{\"id\":2,\"connectorId\":1}"));
+    get_tx(f, "TX-P", &tx);
+    assert_int_equal(tx.evse_id, 2);
+    assert_int_equal(tx.connector_id, 1);
+    assert_string_equal(tx.id_tag, "T");
+    struct store_connector c;
+    assert_int_equal(store_connector_get(f->st, CS, 2, 1, &c), 0);
+    assert_int_equal(c.tx_id, tx.id);
+    fixture_free(f);
+}
+
 static int count_var_cb(const struct store_dm_var *v, void *ctx)
 {
     (void)v;
@@ -467,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_v201__full_transaction_session),
         cmocka_unit_test(test_v201__ended_for_unknown_transaction_is_stored),
         cmocka_unit_test(test_v201__seqno_gap_is_flagged_and_filled),
+        cmocka_unit_test(test_v201__transaction_started_before_plugin_gets_its_evse),
         cmocka_unit_test(test_v201__two_part_notify_report_is_assembled),
         cmocka_unit_test(test_v201__notices_get_spec_answers),
         cmocka_unit_test(test_v201__error_names_are_201s),
