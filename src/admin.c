@@ -254,6 +254,7 @@ void admin_session_on_closed(struct admin_session *s)
     if (s->next) s->next->prev = s->prev;
     s->prev = s->next = NULL;
     srv->nadmin--;
+    admin__sub_free(s);
     admin_outq_clear(s);
     LOG_INFO("admin session closed peer=%s", s->peer);
     admin_session_unref(s);

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 struct server;
+struct admin_sub;
 
 struct admin_response {
     int status;               /* HTTP status */
@@ -80,6 +81,7 @@ struct admin_session {
     struct admin_frame *outq_head, **outq_tail; /* owned, in send order */
     size_t outq_bytes;
 
+    struct admin_sub *sub; /* events.subscribe filter and position (owned), or NULL */
     struct admin_session *prev, *next; /* srv->admin_all */
 };
 
@@ -108,6 +110,11 @@ void admin_shutdown(struct server *srv);
 
 /* Answers one complete JSON-RPC text message (a request, a notification or a batch). */
 void admin_rpc_handle(struct admin_session *s, const char *text, size_t len);
+
+/* A committed event (events.c, after the commit): sent to every subscriber whose filter takes it.
+ * data_json is the stored JSON text. */
+void admin_publish_event(struct server *srv, int64_t seq, int64_t time_ms, const char *type,
+                         const char *charger_id, const char *data_json);
 
 /* A transaction was started (called by tx.c after storing it): wakes charging.start waiters. */
 void admin_on_tx_started(struct server *srv, const char *charger_id, int connector_id,

@@ -26,6 +26,8 @@
 struct admin_req;
 
 struct server *admin_req_server(const struct admin_req *req);
+/* The session that asked (alive at least until req completes). */
+struct admin_session *admin_req_session(const struct admin_req *req);
 /* Completes req with result (stolen; new reference expected). */
 void admin_req_result(struct admin_req *req, json_t *result);
 /* Completes req with an error; data (stolen, may be NULL) goes into error.data. */
@@ -63,6 +65,9 @@ const struct admin_method *admin_method_find(const char *name);
 /* Checks params (an object) against the table. Returns 0, or fills msg naming the field. */
 int admin_params_check(const struct admin_param *spec, const json_t *params, char *msg,
                        size_t msglen);
+
+/* Drops s's event subscription, if any (session end). */
+void admin__sub_free(struct admin_session *s);
 
 /* Answers every charging.start still waiting (server shutdown: their timers must not hold the
  * loop). */

@@ -73,6 +73,11 @@ static const struct admin_param admin_p_charging_start[] = {
     {"idTag", ADMIN_P_STRING, true, 1, 20, NULL},
     {"waitMs", ADMIN_P_INT, false, 0, ADMIN_START_WAIT_MAX_MS, NULL},
     P_END};
+static const struct admin_param admin_p_events_subscribe[] = {
+    {"fromSeq", ADMIN_P_INT, false, 0, INT64_MAX, NULL},
+    {"types", ADMIN_P_STRINGS, false, 0, 0, NULL},
+    {"chargerId", ADMIN_P_STRING, false, 1, 48, NULL},
+    P_END};
 static const struct admin_param admin_p_charging_stop[] = {
     {"transactionId", ADMIN_P_INT, true, 1, 2147483647, NULL}, P_END};
 
@@ -692,6 +697,127 @@ static void admin_m_charging_stop(struct admin_req *req, json_t *params)
                         admin_stop_done_cb, sc) != 0)
         free(sc);
     json_decref(payload);
+}
+
+/* ---- events.subscribe ---------------------------------------------------------------------- */
+
+#define ADMIN_SUB_MAX_TYPES 32
+
+/* One session's subscription: which events it wants and the last seq queued to it, which is
+ * what keeps replay and live delivery free of gaps and duplicates. */
+struct admin_sub {
+    int64_t last_seq;
+    char charger_id[49]; /* "" = every charger */
+    char types[ADMIN_SUB_MAX_TYPES][48];
+    int ntypes;          /* 0 = every type */
+};
+
+void admin__sub_free(struct admin_session *s)
+{
+    if (!s->sub) return;
+    free(s->sub);
+    s->sub = NULL;
+    s->srv->nsubscribers--;
+}
+
+static bool admin_sub_wants(const struct admin_sub *sub, const char *type, const char *charger_id)
+{
+    if (sub->charger_id[0] && strcmp(sub->charger_id, charger_id) != 0) return false;
+    if (sub->ntypes == 0) return true;
+    for (int i = 0; i < sub->ntypes; i++)
+        if (strcmp(sub->types[i], type) == 0) return true;
+    return false;
+}
+
+/* Heap text of the notification for one event. */
+static char *admin_event_text(int64_t seq, int64_t time_ms, const char *type,
+                              const char *charger_id, const char *data_json)
+{
+    json_t *data = json_loads(data_json, JSON_DECODE_ANY, NULL);
+    json_t *n = json_pack("{s:s, s:s, s:{s:I, s:o, s:s, s:o, s:o}}", "jsonrpc", "2.0", "method",
+                          "event", "params", "seq", (json_int_t)seq, "time",
+                          admin_time_or_null(time_ms), "type", type, "chargerId",
+                          admin_str_or_null(charger_id), "data", data ? data : json_null());
+    char *text = n ? json_dumps(n, JSON_COMPACT) : NULL;
+    json_decref(n);
+    return text;
+}
+
+void admin_publish_event(struct server *srv, int64_t seq, int64_t time_ms, const char *type,
+                         const char *charger_id, const char *data_json)
+{
+    char *text = NULL; /* built once, for the first subscriber that wants it */
+    struct admin_session *s = srv->admin_all, *next;
+    for (; s; s = next) {
+        next = s->next;
+        struct admin_sub *sub = s->sub;
+        if (!sub || seq <= sub->last_seq) continue; /* already replayed */
+        sub->last_seq = seq;
+        if (!admin_sub_wants(sub, type, charger_id)) continue;
+        if (!text) text = admin_event_text(seq, time_ms, type, charger_id, data_json);
+        /* A subscriber over its queue cap is closed here; the chargers never wait for it. */
+        if (text) admin_session_send(s, text, strlen(text));
+    }
+    free(text);
+}
+
+struct admin_replay_ctx {
+    struct admin_session *s;
+};
+
+static int admin_replay_cb(const struct store_event *ev, void *ctx)
+{
+    struct admin_replay_ctx *r = ctx;
+    struct admin_sub *sub = r->s->sub;
+    if (!sub) return 1;
+    sub->last_seq = ev->seq;
+    if (!admin_sub_wants(sub, ev->type, ev->charger_id)) return 0;
+    char *text = admin_event_text(ev->seq, ev->time_ms, ev->type, ev->charger_id, ev->data_json);
+    int rc = text ? admin_session_send(r->s, text, strlen(text)) : 0;
+    free(text);
+    return rc != 0; /* the session was dropped (too much to replay at once): stop reading */
+}
+
+static void admin_m_events_subscribe(struct admin_req *req, json_t *params)
+{
+    struct server *srv = admin_req_server(req);
+    struct admin_session *s = admin_req_session(req);
+    json_t *types = json_object_get(params, "types");
+    if (json_array_size(types) > ADMIN_SUB_MAX_TYPES)
+        return admin_req_error(req, ADMIN_E_PARAMS, NULL,
+                               "parameter 'types' lists more than %d types", ADMIN_SUB_MAX_TYPES);
+    struct admin_sub *sub = xcalloc(1, sizeof *sub);
+    size_t i;
+    json_t *t;
+    json_array_foreach(types, i, t) {
+        if (json_string_length(t) >= sizeof sub->types[0]) {
+            free(sub);
+            return admin_req_error(req, ADMIN_E_PARAMS, NULL, "parameter 'types' has an "
+                                                              "over-long type name");
+        }
+        snprintf(sub->types[sub->ntypes++], sizeof sub->types[0], "%s", json_string_value(t));
+    }
+    const char *cid = admin_pstr(params, "chargerId");
+    if (cid) snprintf(sub->charger_id, sizeof sub->charger_id, "%s", cid);
+
+    /* Commit whatever this loop iteration has stored so far: its events are then published to
+     * the existing subscribers, and the store holds exactly the published history, which the
+     * replay below reads. Everything runs on the loop thread, so nothing can be committed
+     * between the replay and the switch to live delivery. */
+    server_commit(srv);
+    int64_t last = store_event_last_seq(srv->store);
+    json_t *from = json_object_get(params, "fromSeq");
+    sub->last_seq = from ? (int64_t)json_integer_value(from) : last;
+    if (sub->last_seq > last) sub->last_seq = last;
+    admin__sub_free(s); /* a second subscribe replaces the first */
+    s->sub = sub;
+    srv->nsubscribers++;
+    admin_req_result(req, json_pack("{s:b, s:I}", "subscribed", true, "lastSeq",
+                                    (json_int_t)last));
+    if (from && sub->last_seq < last) {
+        struct admin_replay_ctx r = {s};
+        store_event_foreach(srv->store, sub->last_seq, 0, admin_replay_cb, &r);
+    }
 }
 
 /* ---- the table ----------------------------------------------------------------------------- */

@@ -73,6 +73,11 @@ static void admin_req_finish(struct admin_req *req, json_t *response)
     admin_batch_flush(b);
 }
 
+struct admin_session *admin_req_session(const struct admin_req *req)
+{
+    return req->b->s;
+}
+
 void admin_req_result(struct admin_req *req, json_t *result)
 {
     json_t *r = json_pack("{s:s, s:o}", "jsonrpc", "2.0", "result", result ? result : json_null());

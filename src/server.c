@@ -5,6 +5,7 @@
 
 #include "admin.h"
 #include "conn.h"
+#include "events.h"
 #include "log.h"
 #include "mem.h"
 #include "od.h"
@@ -50,6 +51,7 @@ int server_init(struct server *srv, uv_loop_t *loop, const struct config *cfg, s
     srv->conn_table_size = SERVER_CONN_TABLE_SIZE;
     srv->conn_table = xcalloc(srv->conn_table_size, sizeof *srv->conn_table);
     srv->held_tail = &srv->held_head;
+    srv->events_tail = &srv->events_head;
     srv->started_ms = od_now_ms();
 
     uv_check_init(loop, &srv->commit_check);
@@ -121,6 +123,9 @@ void server_commit(struct server *srv)
             LOG_ERROR("commit failed err=%s replies_failed=%zu", od_strerror(rc), srv->nheld);
         }
     }
+    /* Subscribers hear of an event only once it is on disk. */
+    if (failed) event_discard_pending(srv);
+    else event_publish_committed(srv);
     struct held_reply *h = srv->held_head;
     srv->held_head = NULL;
     srv->held_tail = &srv->held_head;
@@ -210,6 +215,7 @@ void server_shutdown(struct server *srv)
 
 void server_close(struct server *srv)
 {
+    event_discard_pending(srv);
     ws_free(srv);
     free(srv->conn_table);
     srv->conn_table = NULL;

@@ -22,6 +22,7 @@ struct conn;
 struct ws_server;
 struct admin_session;
 struct admin_waiter;
+struct event_pending;
 
 /* A reply waiting for the batch it acknowledges to commit. */
 struct held_reply {
@@ -60,6 +61,10 @@ struct server {
     struct admin_session *admin_all;
     size_t nadmin;
     struct admin_waiter *admin_waiters;
+    size_t nsubscribers;            /* admin sessions with events.subscribe */
+
+    /* events stored in the open batch, published after it commits (events.c) */
+    struct event_pending *events_head, **events_tail;
 
     /* group commit */
     uv_check_t commit_check;

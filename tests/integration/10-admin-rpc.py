@@ -6,6 +6,7 @@ chargers.*), including security profile 1: a charger registered with a password 
 """
 import base64
 import json
+import os
 
 import harness
 from harness import check
@@ -67,6 +68,31 @@ async def test(h):
           f"batch member 42 answered {batch[2]!r}")
     check(a.answers.pop("b1")["result"]["status"] == "Blocked", "batch upsert")
     check(a.answers.pop("b2")["error"]["code"] == -32601, "batch unknown method")
+
+    # ---- schemas/admin.json and the server's parameter checks agree ---------------------------
+    with open(os.path.join(harness.SRC_ROOT, "schemas", "admin.json")) as f:
+        defs = json.load(f)["definitions"]
+
+    def sample(prop):
+        if "enum" in prop:
+            return prop["enum"][0]
+        return {"string": "2030-01-01T00:00:00Z" if prop.get("format") == "date-time" else "X",
+                "integer": prop.get("minimum", 1), "boolean": True, "object": {}}[prop["type"]]
+
+    def wrong(prop):
+        return 5 if prop.get("type") in ("string", None, "object", "boolean") else "5"
+    for method, d in defs.items():
+        props, req = d["properties"], d["required"]
+        base = {k: sample(props[k]) for k in req}
+        await a.error(method, {**base, "zzUnknown": 1}, -32602, "zzUnknown")
+        for k in req:
+            await a.error(method, {x: v for x, v in base.items() if x != k}, -32602, k)
+        for k, prop in props.items():
+            await a.error(method, {**base, k: wrong(prop)}, -32602, k)
+            if "maximum" in prop:
+                await a.error(method, {**base, k: prop["maximum"] + 1}, -32602, k)
+            if "maxLength" in prop:
+                await a.error(method, {**base, k: "x" * (prop["maxLength"] + 1)}, -32602, k)
 
     # ---- tokens -----------------------------------------------------------------------------
     t = await a.call("tokens.upsert", {"idTag": "TAG-ADMIN-1", "status": "Accepted",
