@@ -497,6 +497,34 @@ static void test_stations__available_only_skips_many(void **state)
     json_decref(r);
 }
 
+/* Moving or deleting a station moves it in the index too; writes inside a batch are seen. */
+static void test_stations__index_follows_moves_and_deletes(void **state)
+{
+    struct store *st = *state;
+    char buf[256];
+    assert_int_equal(store_batch_begin(st), 0);
+    put_station(st, "MOVER", 10, 10, "[]", "[]");
+    put_station(st, "STAYER", 10, 10.01, "[]", "[]");
+    json_t *r = search(st, "{'lat':10,'lon':10,'radiusKm':5}");
+    assert_string_equal(ids_of(r, buf, sizeof buf), "MOVER,STAYER");
+    json_decref(r);
+    assert_int_equal(store_batch_commit(st), 0);
+
+    put_station(st, "MOVER", -10, -10, "[]", "[]");
+    r = search(st, "{'lat':10,'lon':10,'radiusKm':5}");
+    assert_string_equal(ids_of(r, buf, sizeof buf), "STAYER");
+    json_decref(r);
+    r = search(st, "{'lat':-10,'lon':-10,'radiusKm':5}");
+    assert_string_equal(ids_of(r, buf, sizeof buf), "MOVER");
+    json_decref(r);
+
+    json_decref(ok(st, stations_delete, "{'id':'MOVER'}"));
+    r = search(st, "{'lat':-10,'lon':-10,'radiusKm':5}");
+    assert_int_equal(json_array_size(r), 0);
+    json_decref(r);
+    assert_int_equal(store_station_count(st), 1);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
@@ -511,6 +539,7 @@ int main(void)
         T(test_stations__search_filters_plugs),
         T(test_stations__connector_counts_and_available_only),
         T(test_stations__available_only_skips_many),
+        T(test_stations__index_follows_moves_and_deletes),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
