@@ -51,7 +51,9 @@ struct ws_session {
 
 #define WS_PATH_PREFIX "/ocpp/"
 
-static const char *const ws_subprotocols[] = {"ocpp1.6"}; /* ocpp2.0.1 comes with its issue */
+/* What the server offers. The charger's own order decides (the first one it lists that is
+ * here), as lws does when it binds the connection to one of ws_cp_protocols[]. */
+static const char *const ws_subprotocols[] = {"ocpp2.0.1", "ocpp1.6"};
 
 /* Percent-decodes the last path segment after /ocpp/ into id. Returns 0 or OD_EINVAL. */
 static int ws_parse_charger_id(const char *uri, char *id, size_t idlen)
@@ -144,7 +146,8 @@ static int ws_confirm_upgrade(struct lws *wsi, struct server *srv)
     int plen = lws_hdr_copy(wsi, protos, sizeof protos, WSI_TOKEN_PROTOCOL);
     if (plen <= 0 || ws_pick_subprotocol(protos) < 0)
         return ws_refuse(wsi, srv, HTTP_STATUS_BAD_REQUEST,
-                         "no supported subprotocol (ocpp1.6) offered", plen > 0 ? protos : "none");
+                         "no supported subprotocol (ocpp2.0.1, ocpp1.6) offered",
+                         plen > 0 ? protos : "none");
     /* Security profile 1 (HTTP Basic), only for chargers registered with a password. */
     char authz[512];
     int alen = lws_hdr_copy(wsi, authz, sizeof authz, WSI_TOKEN_HTTP_AUTHORIZATION);
@@ -170,8 +173,13 @@ static int ws_established(struct lws *wsi, struct server *srv, struct ws_session
         ws_parse_charger_id(uri, id, sizeof id))
         return -1; /* checked at upgrade; cannot differ now, but never trust it blindly */
     const struct lws_protocols *proto = lws_get_protocol(wsi);
-    enum ocpp_version v = OCPP_V16;
-    if (!proto || strcmp(proto->name, "ocpp1.6") != 0) return -1;
+    enum ocpp_version v;
+    if (proto && strcmp(proto->name, "ocpp2.0.1") == 0)
+        v = OCPP_V201;
+    else if (proto && strcmp(proto->name, "ocpp1.6") == 0)
+        v = OCPP_V16;
+    else
+        return -1;
     lws_get_peer_simple(wsi, peer, sizeof peer);
     sess->conn = conn_open(srv, wsi, id, v, peer);
     return 0;
@@ -271,6 +279,7 @@ static int ws_cp_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 /* Index 0 takes plain HTTP and the upgrade check; the others are the OCPP subprotocols. */
 static const struct lws_protocols ws_cp_protocols[] = {
     {"ocpp-http", ws_cp_callback, sizeof(struct ws_session), 0, 0, NULL, 0},
+    {"ocpp2.0.1", ws_cp_callback, sizeof(struct ws_session), 4096, 0, NULL, 0},
     {"ocpp1.6", ws_cp_callback, sizeof(struct ws_session), 4096, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };

@@ -28,16 +28,34 @@ async def test(h):
     await cp.boot()
     await cp.status(0, "Available")
 
+    # 2.0.1 frames go over a real ocpp2.0.1 connection of their own, after a 2.0.1 boot (a 2.0.1
+    # station may send nothing else before it is Accepted).
+    cp201 = await harness.Charger.connect(srv, "REAL-201", protocols=("ocpp2.0.1",))
+    check(cp201.ws.subprotocol == "ocpp2.0.1", f"REAL-201 got {cp201.ws.subprotocol!r}")
+    boot201 = await cp201.call_ok("BootNotification", {
+        "reason": "PowerUp", "chargingStation": {"vendorName": "IntegrationTest",
+                                                 "model": "Harness201"}})
+    harness.check_conf("BootNotification", boot201, "ocpp2.0.1")
+    check(boot201.get("status") == "Accepted", f"REAL-201 boot answered {boot201!r}")
+
     outcomes = {}
     for e in entries:
-        if e["protocol"] != "ocpp1.6":
-            # ocppd does not speak 2.0.1 yet and must not advertise it before it works (issue 2):
-            # a charger offering only ocpp2.0.1 is refused at the handshake. When 2.0.1 lands this
-            # becomes a CALLRESULT check like the 1.6 frames below.
-            result = await harness.try_handshake(srv, "/ocpp/REAL-201", [e["protocol"]])
-            harness.check_refused(result, f"{e['id']} ({e['protocol']})")
-            outcomes[e["id"]] = "refused"
+        if e["protocol"] == "ocpp2.0.1":
+            _, uid, action, _payload = e["frame"]
+            await cp201.send_frame(e["frame"])
+            reply = await cp201.reply_to(uid)
+            what = f"{e['id']} {action} (2.0.1, conformant={e['conformant']})"
+            if e["conformant"] is True:
+                check(reply[0] == 3 and len(reply) == 3, f"{what}: answered {reply!r}")
+                harness.check_conf(action, reply[2], "ocpp2.0.1")
+                outcomes[e["id"]] = "result"
+            else:
+                check(reply[0] in (3, 4), f"{what}: answered {reply!r}")
+                outcomes[e["id"]] = "result" if reply[0] == 3 else reply[2]
+            await cp201.heartbeat()
+            await bystander.heartbeat()
             continue
+        check(e["protocol"] == "ocpp1.6", f"{e['id']}: unknown protocol {e['protocol']!r}")
         _, uid, action, _payload = e["frame"]
         await cp.send_frame(e["frame"])
         reply = await cp.reply_to(uid)
@@ -73,9 +91,15 @@ async def test(h):
         boots = db.one("SELECT vendor, model FROM chargers WHERE id = 'REAL-01'")
         check(boots == {"vendor": "Etrel", "model": "G-HB1V5CY20-A14"},
               f"the last BootNotification (q043) is not the stored one: {boots}")
+        # q022: the 2.0.1 status is stored per EVSE and connector, raw and unified.
+        st = db.one("SELECT status, raw_status FROM connectors WHERE charger_id = 'REAL-201' "
+                    "AND evse_id = 2 AND connector_id = 1")
+        check(st == {"status": "Available", "raw_status": "Available"},
+              f"q022 stored as {st}")
     harness.db_query(srv.db, verify)
 
     await cp.close()
+    await cp201.close()
     await bystander.close()
     await srv.stop()
 

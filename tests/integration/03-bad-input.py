@@ -253,7 +253,6 @@ async def test(h):
         ("id with a control character", "/ocpp/HS%01X", ["ocpp1.6"], 400),
         ("no subprotocol", "/ocpp/HS-2", [], None),
         ("only an unknown subprotocol", "/ocpp/HS-3", ["ocpp1.5"], None),
-        ("only ocpp2.0.1 (not supported yet)", "/ocpp/HS-4", ["ocpp2.0.1"], None),
     ]
     for name, path, protocols, status in refusals:
         result = await harness.try_handshake(srv, path, protocols)
@@ -264,10 +263,21 @@ async def test(h):
         ("id of 48 characters", f"/ocpp/{x48}", ["ocpp1.6"]),
         ("unknown subprotocol offered first", "/ocpp/HS-5", ["foo", "ocpp1.6"]),
         ("percent-encoded id", "/ocpp/HS%2D6", ["ocpp1.6"]),
+        ("1.6 listed before 2.0.1", "/ocpp/HS-7", ["ocpp1.6", "ocpp2.0.1"]),
     ]
     for name, path, protocols in accepted:
         result = await harness.try_handshake(srv, path, protocols)
         check(result == ("open", "ocpp1.6"), f"handshake {name}: {result}")
+        await good.heartbeat()
+    # The charger's order decides: the first subprotocol it lists that ocppd speaks.
+    accepted201 = [
+        ("only ocpp2.0.1", "/ocpp/HS-4", ["ocpp2.0.1"]),
+        ("2.0.1 listed before 1.6", "/ocpp/HS-8", ["ocpp2.0.1", "ocpp1.6"]),
+        ("unknown first, then 2.0.1", "/ocpp/HS-9", ["ocpp2.1", "ocpp2.0.1", "ocpp1.6"]),
+    ]
+    for name, path, protocols in accepted201:
+        result = await harness.try_handshake(srv, path, protocols)
+        check(result == ("open", "ocpp2.0.1"), f"handshake {name}: {result}")
         await good.heartbeat()
 
     await good.close()
