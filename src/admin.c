@@ -1,13 +1,15 @@
 /*
- * admin.c — the admin listener's plumbing (admin.h): GET /healthz, credential checks (admin
- * token, charger passwords) and the lifetime and outbound queue of admin WebSocket sessions.
+ * admin.c — the admin listener's plumbing (admin.h): GET /healthz and /metrics, credential
+ * checks (admin token, charger passwords) and the lifetime and outbound queue of admin
+ * WebSocket sessions.
  * JSON-RPC parsing and dispatch are in admin_rpc.c, the methods in admin_methods.c.
  *
- * Health is deliberately unauthenticated (load balancers probe it) and reveals nothing but
- * counts.
+ * Health and metrics are deliberately unauthenticated (load balancers and Prometheus probe
+ * them) and reveal nothing but counts.
  */
 #include "admin_int.h"
 
+#include "conn.h"
 #include "log.h"
 #include "mem.h"
 #include "od.h"
@@ -20,6 +22,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -35,6 +38,84 @@ static void admin_json(struct admin_response *out, int status, json_t *body)
     json_decref(body);
 }
 
+static int admin_count_tx_cb(const struct store_tx *tx, void *ctx)
+{
+    (void)tx;
+    (*(uint64_t *)ctx)++;
+    return 0;
+}
+
+/* GET /metrics: Prometheus text exposition (version 0.0.4). Counts only, like /healthz. */
+static void admin_metrics(struct server *srv, struct admin_response *out)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        admin_json(out, 500, json_pack("{s:s}", "error", "out of memory"));
+        return;
+    }
+    const struct server_stats *st = &srv->stats;
+    uint64_t by_version[2] = {0, 0};
+    for (const struct conn *c = srv->conn_all; c; c = c->all_next)
+        if (c->state == CONN_OPEN && (unsigned)c->version < 2) by_version[c->version]++;
+    fprintf(f, "# HELP ocppd_chargers_connected Open charge-point connections.\n"
+               "# TYPE ocppd_chargers_connected gauge\n");
+    for (int v = 0; v < 2; v++)
+        fprintf(f, "ocppd_chargers_connected{protocol=\"%s\"} %llu\n",
+                ocpp_version_name((enum ocpp_version)v), (unsigned long long)by_version[v]);
+#define COUNTER(name, help, value)                                                            \
+    fprintf(f, "# HELP " name " " help "\n# TYPE " name " counter\n" name " %llu\n",            \
+            (unsigned long long)(value))
+    COUNTER("ocppd_frames_in_total", "WebSocket messages received from chargers.", st->frames_in);
+    COUNTER("ocppd_frames_out_total", "WebSocket messages sent to chargers.", st->frames_out);
+    COUNTER("ocppd_calls_in_total", "CALLs received from chargers.", st->calls_in);
+    COUNTER("ocppd_callerrors_out_total", "CALLERRORs sent to chargers.", st->callerrors_out);
+    COUNTER("ocppd_connections_total", "Charger connections accepted.", st->connections_total);
+    COUNTER("ocppd_handshakes_refused_total", "Handshakes refused (any reason).",
+            st->connections_refused);
+    COUNTER("ocppd_charger_auth_failures_total",
+            "Charger handshakes refused for missing or wrong Basic credentials.",
+            st->auth_failures);
+    COUNTER("ocppd_admin_sessions_dropped_total", "Admin sessions closed for not reading.",
+            st->admin_sessions_dropped);
+    COUNTER("ocppd_commit_failures_total", "Store batches that failed to commit.",
+            st->commit_failures);
+#undef COUNTER
+    static const double bounds[] = SERVER_COMMIT_BUCKETS_S;
+    fprintf(f, "# HELP ocppd_db_commit_seconds Store batch commit latency.\n"
+               "# TYPE ocppd_db_commit_seconds histogram\n");
+    uint64_t cum = 0;
+    for (size_t b = 0; b < sizeof bounds / sizeof *bounds; b++) {
+        cum += st->commit_latency[b];
+        fprintf(f, "ocppd_db_commit_seconds_bucket{le=\"%g\"} %llu\n", bounds[b],
+                (unsigned long long)cum);
+    }
+    cum += st->commit_latency[sizeof bounds / sizeof *bounds];
+    fprintf(f, "ocppd_db_commit_seconds_bucket{le=\"+Inf\"} %llu\n"
+               "ocppd_db_commit_seconds_sum %.6f\nocppd_db_commit_seconds_count %llu\n",
+            (unsigned long long)cum, st->commit_seconds_sum, (unsigned long long)st->commits);
+    uint64_t active = 0;
+    struct store_tx_query q = {.active = 1};
+    store_tx_query(srv->store, &q, admin_count_tx_cb, &active);
+    fprintf(f, "# HELP ocppd_transactions_active Open transactions.\n"
+               "# TYPE ocppd_transactions_active gauge\nocppd_transactions_active %llu\n",
+            (unsigned long long)active);
+    fprintf(f, "# HELP ocppd_events_seq Highest stored event seq.\n"
+               "# TYPE ocppd_events_seq gauge\nocppd_events_seq %lld\n",
+            (long long)store_event_last_seq(srv->store));
+    fprintf(f, "# HELP ocppd_admin_sessions Open admin WebSocket sessions.\n"
+               "# TYPE ocppd_admin_sessions gauge\nocppd_admin_sessions %zu\n"
+               "# HELP ocppd_event_subscribers Admin sessions following events.\n"
+               "# TYPE ocppd_event_subscribers gauge\nocppd_event_subscribers %zu\n",
+            srv->nadmin, srv->nsubscribers);
+    fclose(f);
+    out->status = 200;
+    out->content_type = "text/plain; version=0.0.4";
+    out->body = buf;
+    out->len = len;
+}
+
 void admin_http_get(struct server *srv, const char *path, struct admin_response *out)
 {
     size_t plen = strcspn(path, "?");
@@ -45,6 +126,10 @@ void admin_http_get(struct server *srv, const char *path, struct admin_response 
                                  (json_int_t)((od_now_ms() - srv->started_ms) / 1000),
                                  "chargersConnected", (json_int_t)srv->nconns, "dbOk", db_ok);
         admin_json(out, db_ok ? 200 : 503, body);
+        return;
+    }
+    if (plen == strlen("/metrics") && strncmp(path, "/metrics", plen) == 0) {
+        admin_metrics(srv, out);
         return;
     }
     admin_json(out, 404, json_pack("{s:s}", "error", "not found"));
@@ -176,7 +261,8 @@ int admin_charger_auth(struct server *srv, const char *id, const char *authz)
     }
     if (ok) return 0;
     srv->stats.auth_failures++;
-    if (log_ratelimit_allow(&rl, 20)) CLOG_WARN(id, "charger authentication failed why=\"%s\"", why);
+    if (log_ratelimit_allow(&rl, 20))
+        CLOG_WARN(id, "charger authentication failed why=\"%s\"", why);
     return OD_EINVAL;
 }
 

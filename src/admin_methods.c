@@ -170,8 +170,14 @@ static void admin_m_chargers_get(struct admin_req *req, json_t *params)
     const char *id = admin_pstr(params, "chargerId");
     struct store_charger ch;
     int rc = store_charger_get(srv->store, id, &ch);
-    if (rc == OD_ENOTFOUND) return admin_req_error(req, ADMIN_E_NOT_FOUND, NULL, "no charger %s", id);
-    if (rc) return admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not read the store");
+    if (rc == OD_ENOTFOUND) {
+        admin_req_error(req, ADMIN_E_NOT_FOUND, NULL, "no charger %s", id);
+        return;
+    }
+    if (rc) {
+        admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not read the store");
+        return;
+    }
     admin_req_result(req, admin_charger_json(srv, &ch));
 }
 
@@ -180,9 +186,11 @@ static void admin_m_chargers_register(struct admin_req *req, json_t *params)
     struct server *srv = admin_req_server(req);
     const char *id = admin_pstr(params, "chargerId");
     for (const char *p = id; *p; p++)
-        if (*p < 0x20 || *p > 0x7e)
-            return admin_req_error(req, ADMIN_E_PARAMS, NULL,
-                                   "parameter 'chargerId' must be printable ASCII");
+        if (*p < 0x20 || *p > 0x7e) {
+            admin_req_error(req, ADMIN_E_PARAMS, NULL,
+                            "parameter 'chargerId' must be printable ASCII");
+            return;
+        }
     struct store_charger ch;
     int rc = store_charger_get(srv->store, id, &ch);
     if (rc == OD_ENOTFOUND) {
@@ -190,17 +198,23 @@ static void admin_m_chargers_register(struct admin_req *req, json_t *params)
         snprintf(ch.id, sizeof ch.id, "%s", id);
         ch.created_ms = od_now_ms();
     } else if (rc) {
-        return admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not read the store");
+        admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not read the store");
+        return;
     }
     ch.provisioned = true;
     const char *station = admin_pstr(params, "stationId");
     if (station) snprintf(ch.station_id, sizeof ch.station_id, "%s", station);
     const char *password = admin_pstr(params, "password");
-    if (password && admin_password_hash(password, ch.password_hash, sizeof ch.password_hash))
-        return admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not hash the password");
+    if (password && admin_password_hash(password, ch.password_hash, sizeof ch.password_hash)) {
+        admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not hash the password");
+        return;
+    }
     if ((rc = server_batch(srv)) == 0) rc = store_charger_put(srv->store, &ch);
     if (rc == 0) rc = admin_commit(srv);
-    if (rc) return admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not store the charger");
+    if (rc) {
+        admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not store the charger");
+        return;
+    }
     struct conn *c = conn_find(srv, id);
     if (c) c->provisioned = true;
     CLOG_INFO(id, "charger registered by an operator password=%s station=%s",
@@ -214,9 +228,15 @@ static void admin_m_chargers_delete(struct admin_req *req, json_t *params)
     const char *id = admin_pstr(params, "chargerId");
     int rc = server_batch(srv);
     if (rc == 0) rc = store_charger_delete(srv->store, id);
-    if (rc == OD_ENOTFOUND) return admin_req_error(req, ADMIN_E_NOT_FOUND, NULL, "no charger %s", id);
+    if (rc == OD_ENOTFOUND) {
+        admin_req_error(req, ADMIN_E_NOT_FOUND, NULL, "no charger %s", id);
+        return;
+    }
     if (rc == 0) rc = admin_commit(srv);
-    if (rc) return admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not delete the charger");
+    if (rc) {
+        admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not delete the charger");
+        return;
+    }
     CLOG_INFO(id, "charger deleted by an operator");
     admin_req_result(req, json_pack("{s:b}", "deleted", true));
 }
@@ -242,7 +262,8 @@ static void admin_m_tokens_list(struct admin_req *req, json_t *params)
     json_t *arr = json_array();
     if (store_token_foreach(admin_req_server(req)->store, admin_token_cb, arr) != 0) {
         json_decref(arr);
-        return admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not read the store");
+        admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not read the store");
+        return;
     }
     admin_req_result(req, json_pack("{s:o}", "tokens", arr));
 }
@@ -255,16 +276,21 @@ static void admin_m_tokens_upsert(struct admin_req *req, json_t *params)
     snprintf(t.id_tag, sizeof t.id_tag, "%s", admin_pstr(params, "idTag"));
     snprintf(t.status, sizeof t.status, "%s", admin_pstr(params, "status"));
     const char *expiry = admin_pstr(params, "expiryDate");
-    if (expiry && od_time_parse(expiry, &t.expiry_ms, NULL) != 0)
-        return admin_req_error(req, ADMIN_E_PARAMS, NULL,
-                               "parameter 'expiryDate' must be an RFC 3339 date-time");
+    if (expiry && od_time_parse(expiry, &t.expiry_ms, NULL) != 0) {
+        admin_req_error(req, ADMIN_E_PARAMS, NULL,
+                        "parameter 'expiryDate' must be an RFC 3339 date-time");
+        return;
+    }
     const char *parent = admin_pstr(params, "parentIdTag");
     if (parent) snprintf(t.parent_id_tag, sizeof t.parent_id_tag, "%s", parent);
     t.updated_ms = od_now_ms();
     int rc = server_batch(srv);
     if (rc == 0) rc = store_token_put(srv->store, &t);
     if (rc == 0) rc = admin_commit(srv);
-    if (rc) return admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not store the token");
+    if (rc) {
+        admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not store the token");
+        return;
+    }
     admin_req_result(req, admin_token_json(&t));
 }
 
@@ -274,9 +300,15 @@ static void admin_m_tokens_delete(struct admin_req *req, json_t *params)
     const char *tag = admin_pstr(params, "idTag");
     int rc = server_batch(srv);
     if (rc == 0) rc = store_token_delete(srv->store, tag);
-    if (rc == OD_ENOTFOUND) return admin_req_error(req, ADMIN_E_NOT_FOUND, NULL, "no token %s", tag);
+    if (rc == OD_ENOTFOUND) {
+        admin_req_error(req, ADMIN_E_NOT_FOUND, NULL, "no token %s", tag);
+        return;
+    }
     if (rc == 0) rc = admin_commit(srv);
-    if (rc) return admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not delete the token");
+    if (rc) {
+        admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not delete the token");
+        return;
+    }
     admin_req_result(req, json_pack("{s:b}", "deleted", true));
 }
 
@@ -337,16 +369,20 @@ static void admin_m_transactions_list(struct admin_req *req, json_t *params)
     json_t *active = json_object_get(params, "active");
     if (active) q.active = json_is_true(active) ? 1 : 0;
     const char *since = admin_pstr(params, "since");
-    if (since && od_time_parse(since, &q.since_ms, NULL) != 0)
-        return admin_req_error(req, ADMIN_E_PARAMS, NULL,
-                               "parameter 'since' must be an RFC 3339 date-time");
+    if (since && od_time_parse(since, &q.since_ms, NULL) != 0) {
+        admin_req_error(req, ADMIN_E_PARAMS, NULL,
+                        "parameter 'since' must be an RFC 3339 date-time");
+        return;
+    }
     const char *cursor = admin_pstr(params, "cursor");
     if (cursor) {
         char *end;
         long long v = strtoll(cursor, &end, 10);
-        if (*end || v <= 0)
-            return admin_req_error(req, ADMIN_E_PARAMS, NULL,
-                                   "parameter 'cursor' is not a cursor this server returned");
+        if (*end || v <= 0) {
+            admin_req_error(req, ADMIN_E_PARAMS, NULL,
+                            "parameter 'cursor' is not a cursor this server returned");
+            return;
+        }
         q.before_id = v;
     }
     json_t *limit = json_object_get(params, "limit");
@@ -357,7 +393,8 @@ static void admin_m_transactions_list(struct admin_req *req, json_t *params)
     int rc = store_tx_query(srv->store, &q, admin_txlist_cb, &l);
     if (rc < 0) {
         json_decref(l.arr);
-        return admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not read the store");
+        admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not read the store");
+        return;
     }
     char next[24];
     snprintf(next, sizeof next, "%lld", (long long)l.last_id);
@@ -391,9 +428,14 @@ static void admin_m_transactions_get(struct admin_req *req, json_t *params)
     json_int_t id = json_integer_value(json_object_get(params, "id"));
     struct store_tx tx;
     int rc = store_tx_get(srv->store, id, &tx);
-    if (rc == OD_ENOTFOUND)
-        return admin_req_error(req, ADMIN_E_NOT_FOUND, NULL, "no transaction %lld", (long long)id);
-    if (rc) return admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not read the store");
+    if (rc == OD_ENOTFOUND) {
+        admin_req_error(req, ADMIN_E_NOT_FOUND, NULL, "no transaction %lld", (long long)id);
+        return;
+    }
+    if (rc) {
+        admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not read the store");
+        return;
+    }
     struct admin_series_ctx s = {json_array(), json_array(), json_array()};
     store_meter_foreach_tx(srv->store, id, admin_meter_cb, &s);
     json_t *out = admin_tx_json(&tx);
@@ -685,10 +727,15 @@ static void admin_m_charging_stop(struct admin_req *req, json_t *params)
     json_int_t id = json_integer_value(json_object_get(params, "transactionId"));
     struct store_tx tx;
     int rc = store_tx_get(srv->store, id, &tx);
-    if (rc == OD_ENOTFOUND || (rc == 0 && !tx.active))
-        return admin_req_error(req, ADMIN_E_NOT_FOUND, NULL, "no active transaction %lld",
-                               (long long)id);
-    if (rc) return admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not read the store");
+    if (rc == OD_ENOTFOUND || (rc == 0 && !tx.active)) {
+        admin_req_error(req, ADMIN_E_NOT_FOUND, NULL, "no active transaction %lld",
+                        (long long)id);
+        return;
+    }
+    if (rc) {
+        admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not read the store");
+        return;
+    }
     struct admin_stop_ctx *sc = xcalloc(1, sizeof *sc);
     sc->req = req;
     snprintf(sc->charger_id, sizeof sc->charger_id, "%s", tx.charger_id);
@@ -783,17 +830,20 @@ static void admin_m_events_subscribe(struct admin_req *req, json_t *params)
     struct server *srv = admin_req_server(req);
     struct admin_session *s = admin_req_session(req);
     json_t *types = json_object_get(params, "types");
-    if (json_array_size(types) > ADMIN_SUB_MAX_TYPES)
-        return admin_req_error(req, ADMIN_E_PARAMS, NULL,
-                               "parameter 'types' lists more than %d types", ADMIN_SUB_MAX_TYPES);
+    if (json_array_size(types) > ADMIN_SUB_MAX_TYPES) {
+        admin_req_error(req, ADMIN_E_PARAMS, NULL,
+                        "parameter 'types' lists more than %d types", ADMIN_SUB_MAX_TYPES);
+        return;
+    }
     struct admin_sub *sub = xcalloc(1, sizeof *sub);
     size_t i;
     json_t *t;
     json_array_foreach(types, i, t) {
         if (json_string_length(t) >= sizeof sub->types[0]) {
             free(sub);
-            return admin_req_error(req, ADMIN_E_PARAMS, NULL, "parameter 'types' has an "
-                                                              "over-long type name");
+            admin_req_error(req, ADMIN_E_PARAMS, NULL, "parameter 'types' has an "
+                                                       "over-long type name");
+            return;
         }
         snprintf(sub->types[sub->ntypes++], sizeof sub->types[0], "%s", json_string_value(t));
     }

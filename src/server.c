@@ -113,7 +113,14 @@ void server_commit(struct server *srv)
 {
     bool failed = false;
     if (store_batch_active(srv->store)) {
+        uint64_t t0 = uv_hrtime();
         int rc = store_batch_commit(srv->store);
+        double secs = (double)(uv_hrtime() - t0) / 1e9;
+        static const double bounds[] = SERVER_COMMIT_BUCKETS_S;
+        size_t b = 0;
+        while (b < sizeof bounds / sizeof *bounds && secs > bounds[b]) b++;
+        srv->stats.commit_latency[b]++;
+        srv->stats.commit_seconds_sum += secs;
         srv->stats.commits++;
         if (rc) {
             /* Nothing of this batch is stored, so nothing of it may be acknowledged. */

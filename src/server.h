@@ -35,6 +35,10 @@ struct held_reply {
     bool is_result;             /* CALLRESULT (acknowledges data) rather than CALLERROR */
 };
 
+/* Upper bounds (seconds) of the commit latency histogram exported on /metrics. */
+#define SERVER_COMMIT_BUCKETS_S                                                                \
+    {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0}
+
 struct server_stats {
     uint64_t frames_in, frames_out;
     uint64_t calls_in, callerrors_out;
@@ -42,6 +46,9 @@ struct server_stats {
     uint64_t connections_total, connections_refused;
     uint64_t auth_failures;      /* charger handshakes refused 401 (security profile 1) */
     uint64_t admin_sessions_dropped; /* admin readers too slow for their queue cap */
+    /* store commit latency: counts per upper bound of SERVER_COMMIT_BUCKETS_S (+Inf last) */
+    uint64_t commit_latency[13];
+    double commit_seconds_sum;
 };
 
 struct server {

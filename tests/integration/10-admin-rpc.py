@@ -4,9 +4,11 @@ upgrade), the JSON-RPC error codes and batches, and the store-backed methods (to
 chargers.*), including security profile 1: a charger registered with a password is refused
 (401) without the right HTTP Basic credentials and admitted with them.
 """
+import asyncio
 import base64
 import json
 import os
+import urllib.request
 
 import harness
 from harness import check
@@ -138,6 +140,18 @@ async def test(h):
     check(CP in [x["id"] for x in lst], f"chargers.list {lst}")
     check(await a.call("chargers.delete", {"chargerId": CP}) == {"deleted": True}, "delete")
     await a.error("chargers.get", {"chargerId": CP}, -32004)
+
+    # /metrics counts the refused charger handshakes (5 wrong or missing credentials above).
+    def metrics():
+        with urllib.request.urlopen(f"http://127.0.0.1:{srv.admin_port}/metrics", timeout=5) as r:
+            check(r.status == 200 and r.headers["content-type"].startswith("text/plain"),
+                  f"/metrics answered {r.status} {r.headers['content-type']}")
+            return {l.split(" ")[0]: float(l.split(" ")[1]) for l in r.read().decode().splitlines()
+                    if l and not l.startswith("#")}
+    m = await asyncio.get_running_loop().run_in_executor(None, metrics)
+    check(m.get("ocppd_charger_auth_failures_total") == 5, f"auth failures in /metrics: {m}")
+    check(m.get("ocppd_admin_sessions") == 1 and m.get('ocppd_db_commit_seconds_bucket{le="+Inf"}')
+          == m.get("ocppd_db_commit_seconds_count") > 0, f"/metrics {m}")
 
     # The server still answers after all of this.
     await a.call("chargers.list")
