@@ -258,7 +258,7 @@ int store_tx_event_put(struct store *st, const struct store_tx_event *ev)
         "coalesce(?3, ''), coalesce(?4, ''), coalesce(?5, ''), coalesce(?6, ''), "
         "coalesce(?7, ''), ?8, ?9, ?10)");
     if (!s) return OD_EDB;
-    int rc = sqlite3_bind_int64(s, 1, ev->tx_id) | sqlite3_bind_int(s, 2, ev->seq_no) |
+    int rc = sqlite3_bind_int64(s, 1, ev->tx_id) | sqlite3_bind_int64(s, 2, ev->seq_no) |
              store__bind_str(s, 3, ev->event_type) | store__bind_str(s, 4, ev->trigger_reason) |
              store__bind_str(s, 5, ev->charging_state) |
              store__bind_str(s, 6, ev->stopped_reason) |
@@ -269,7 +269,8 @@ int store_tx_event_put(struct store *st, const struct store_tx_event *ev)
     return rc < 0 ? rc : 0;
 }
 
-int store_tx_event_count(struct store *st, int64_t tx_id, int *count, int *min_seq, int *max_seq)
+int store_tx_event_count(struct store *st, int64_t tx_id, int64_t *count, int64_t *min_seq,
+                         int64_t *max_seq)
 {
     static const char what[] = "tx_event_count";
     sqlite3_stmt *s = dm_prepare(st, what,
@@ -283,9 +284,9 @@ int store_tx_event_count(struct store *st, int64_t tx_id, int *count, int *min_s
     }
     rc = dm_step(st, what, s);
     if (rc == 1) {
-        *count = sqlite3_column_int(s, 0);
-        *min_seq = sqlite3_column_int(s, 1);
-        *max_seq = sqlite3_column_int(s, 2);
+        *count = sqlite3_column_int64(s, 0);
+        *min_seq = sqlite3_column_int64(s, 1);
+        *max_seq = sqlite3_column_int64(s, 2);
         rc = 0;
     } else if (rc == 0) {
         rc = OD_EDB;

@@ -70,7 +70,7 @@ int store_dm_part_delete(struct store *st, const char *charger_id, int request_i
 
 struct store_tx_event {
     int64_t tx_id;
-    int seq_no;
+    int64_t seq_no;             /* the schema puts no bound on it */
     const char *event_type;     /* borrowed strings, "" or NULL when absent */
     const char *trigger_reason;
     const char *charging_state;
@@ -84,7 +84,7 @@ struct store_tx_event {
 /* Records one event. OD_EEXISTS (without logging) if (tx_id, seq_no) is already recorded. */
 int store_tx_event_put(struct store *st, const struct store_tx_event *ev);
 /* Events recorded for tx_id, with the lowest and highest seqNo (-1 if none). */
-int store_tx_event_count(struct store *st, int64_t tx_id, int *count, int *min_seq,
-                         int *max_seq);
+int store_tx_event_count(struct store *st, int64_t tx_id, int64_t *count, int64_t *min_seq,
+                         int64_t *max_seq);
 
 #endif

@@ -127,7 +127,7 @@ int model_tx_update(const struct model_ctx *m, int64_t tx_id, const char *id_tag
 /* One message of a transaction's sequence (2.0.1 TransactionEvent). Strings borrowed. */
 struct model_tx_event {
     int64_t tx_id;
-    int seq_no;
+    int64_t seq_no;
     const char *event_type, *trigger_reason, *charging_state, *stopped_reason, *id_token_type;
     bool offline;
     int64_t timestamp_ms;

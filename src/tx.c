@@ -458,7 +458,7 @@ int model_tx_event(const struct model_ctx *m, const struct model_tx_event *ev, b
     rc = store_tx_event_put(st, &row);
     if (rc == OD_EEXISTS) {
         *duplicate = true;
-        snprintf(note, sizeof note, "duplicate seqNo %d (%s)", ev->seq_no,
+        snprintf(note, sizeof note, "duplicate seqNo %lld (%s)", (long long)ev->seq_no,
                  ev->event_type ? ev->event_type : "");
         if (!strstr(tx.note, note)) tx_note(&tx, note);
         tx.updated_ms = m->now_ms;
@@ -467,18 +467,20 @@ int model_tx_event(const struct model_ctx *m, const struct model_tx_event *ev, b
         return 0;
     }
     if (rc) return rc;
-    int count, lo, hi;
+    int64_t count, lo, hi;
     if ((rc = store_tx_event_count(st, ev->tx_id, &count, &lo, &hi))) return rc;
-    bool gap = count < hi - lo + 1;
+    /* Unsigned span: seqNo is any JSON integer, and hi - lo must not overflow. */
+    bool gap = (uint64_t)count - 1 < (uint64_t)hi - (uint64_t)lo;
     bool had_gap = (tx.flags & STORE_TX_SEQ_GAP) != 0;
     if (gap == had_gap) return 0;
     if (gap) {
         tx.flags |= STORE_TX_SEQ_GAP;
-        snprintf(note, sizeof note, "seqNo gap: %d of %d..%d received", count, lo, hi);
+        snprintf(note, sizeof note, "seqNo gap: %lld of %lld..%lld received", (long long)count,
+                 (long long)lo, (long long)hi);
     } else {
         /* Offline messages replayed later filled it: the sequence is complete after all. */
         tx.flags &= ~(uint32_t)STORE_TX_SEQ_GAP;
-        snprintf(note, sizeof note, "seqNo gap filled by seqNo %d", ev->seq_no);
+        snprintf(note, sizeof note, "seqNo gap filled by seqNo %lld", (long long)ev->seq_no);
     }
     tx_note(&tx, note);
     tx.updated_ms = m->now_ms;
@@ -625,6 +627,9 @@ int model_meter_values(const struct model_ctx *m, int evse_id, int connector_id,
             };
             if ((rc = store_meter_insert(srv->store, &row))) return rc;
             if (!have_tx || !n.has_value) continue;
+            /* A reading older than the latest one arrived late (an offline queue replayed out
+             * of order): stored above, but it is neither "latest" nor a meter running back. */
+            if (tx.last_meter_ms && mv[i].timestamp_ms < tx.last_meter_ms) continue;
             if (smp->location && strcmp(smp->location, "Outlet") != 0 &&
                 strcmp(smp->location, "EV") != 0)
                 continue; /* inlet/cable/body readings do not describe the session */

@@ -94,7 +94,7 @@ V201_HANDLER(v201_handle_transaction_event)
     if (rc == 0) {
         struct model_tx_event ev = {
             .tx_id = tx_id,
-            .seq_no = (int)json_integer_value(json_object_get(req, "seqNo")),
+            .seq_no = (int64_t)json_integer_value(json_object_get(req, "seqNo")),
             .event_type = event_type,
             .trigger_reason = ocpp_json_str(req, "triggerReason"),
             .charging_state = ocpp_json_str(info, "chargingState"),

@@ -275,7 +275,7 @@ static void test_v201__full_transaction_session(void **state)
     int n = 0;
     assert_int_equal(store_meter_foreach_tx(f->st, tx.id, count_meter_cb, &n), 0);
     assert_int_equal(n, 4);
-    int count, lo, hi;
+    int64_t count, lo, hi;
     assert_int_equal(store_tx_event_count(f->st, tx.id, &count, &lo, &hi), 0);
     assert_int_equal(count, 3);
     assert_int_equal(hi, 2);
@@ -340,6 +340,18 @@ static void test_v201__seqno_gap_is_flagged_and_filled(void **state)
     get_tx(f, "TX-G", &tx);
     assert_int_equal(tx.flags & STORE_TX_SEQ_GAP, 0);
     assert_string_equal(tx.id_tag, "LATE"); /* authorized after the start */
+    /* seqNo is any JSON integer: extremes must neither wrap nor overflow the span. */
+    json_decref(tx_event(f, "Started", "TX-X", 0, "CablePluggedIn", ",\"evse\":{\"id\":4}"));
+    json_decref(tx_event(f, "Updated", "TX-X", 1, "MeterValuePeriodic", ""));
+    get_tx(f, "TX-X", &tx);
+    assert_int_equal(tx.flags & STORE_TX_SEQ_GAP, 0);
+    json_t *big = call_ok(f, "TransactionEvent",
+        "{\"eventType\":\"Updated\",\"timestamp\":\"2026-01-01T10:00:00Z\",\"triggerReason\":"
+        "\"MeterValuePeriodic\",\"seqNo\":9223372036854775807,\"transactionInfo\":"
+        "{\"transactionId\":\"TX-X\"}}");
+    json_decref(big);
+    get_tx(f, "TX-X", &tx);
+    assert_true(tx.flags & STORE_TX_SEQ_GAP);
     /* An Updated for a transaction never started creates it, noted. */
     json_decref(tx_event(f, "Updated", "TX-U", 4, "MeterValuePeriodic", ""));
     get_tx(f, "TX-U", &tx);
