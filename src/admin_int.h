@@ -52,7 +52,9 @@ typedef void (*admin_method_fn)(struct admin_req *req, json_t *params);
 struct admin_method {
     const char *name;
     admin_method_fn fn;
-    const struct admin_param *params; /* terminated by a NULL name */
+    /* terminated by a NULL name; NULL when the method's own module checks every parameter
+     * (stations.c), which then also names the field in its -32602 message */
+    const struct admin_param *params;
 };
 
 /* The method table, sorted by name (admin_methods.c, rows from admin_methods.def). */

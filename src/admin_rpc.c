@@ -240,7 +240,7 @@ static void admin_rpc_one(struct admin_batch *b, json_t *msg)
     }
     json_t *own = params ? json_incref(params) : json_object();
     char why[160];
-    if (admin_params_check(m->params, own, why, sizeof why) != 0) {
+    if (m->params && admin_params_check(m->params, own, why, sizeof why) != 0) {
         admin_req_error(req, ADMIN_E_PARAMS, NULL, "%s", why);
     } else {
         LOG_DEBUG("admin call peer=%s method=%s", b->s->peer, m->name);
