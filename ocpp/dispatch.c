@@ -45,9 +45,9 @@ static bool dispatch_registration_allows(const struct conn *c, const struct ocpp
                                          struct ocpp_error *err)
 {
     if (h->flags & OCPP_HANDLER_ANY_REGISTRATION) return true;
-    /* 2.0.1 is stricter than 1.6 (B02.FR.xx, B03.FR.xx): until the CSMS answered Accepted, a
-     * Pending or Rejected station may send nothing but BootNotification, whatever the
-     * server's auto-registration setting. */
+    /* 2.0.1 is stricter than 1.6 (use cases B02 Pending, B03 Rejected): a station that is not
+     * Accepted (never booted, Pending or Rejected) may send nothing but BootNotification,
+     * whatever the server's auto-registration setting. */
     if (c->version == OCPP_V201 && c->registration != REG_ACCEPTED) {
         ocpp_error_set(err, OCPP_ERR_SECURITY, "",
                        "not accepted by the CSMS; only BootNotification is allowed");

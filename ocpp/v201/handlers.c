@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* Sorted by action name (checked by a unit test) for bsearch. Only BootNotification may come
- * before the charger is Accepted (2.0.1 B02/B03: anything else gets SecurityError). */
+ * before the charger is Accepted (use cases B02/B03: anything else gets SecurityError). */
 static const struct ocpp_handler v201_handlers[] = {
     {"Authorize", v201_handle_authorize, 0},
     {"BootNotification", v201_handle_boot_notification, OCPP_HANDLER_ANY_REGISTRATION},

@@ -113,7 +113,7 @@ V201_HANDLER(v201_handle_transaction_event)
     free(storage);
     if (rc) return ocpp_internal_error(ctx, rc, err);
     *resp = json_object();
-    /* E01.FR/E03: the token's status is only sent back when the event carried one. */
+    /* idTokenInfo answers a token: sent exactly when the event carried one. */
     if (id_tag) json_object_set_new(*resp, "idTokenInfo", v201_id_token_info(&auth));
     return 0;
 }
