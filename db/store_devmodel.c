@@ -235,13 +235,27 @@ int store_dm_part_count(struct store *st, const char *charger_id, int request_id
     return rc;
 }
 
-int store_dm_part_delete(struct store *st, const char *charger_id, int request_id)
+int store_dm_part_final(struct store *st, const char *charger_id, int request_id, int *seq_no)
+{
+    int64_t n = 0, seq = -1;
+    int rc = dm_count(st, "dm_part_final",
+                      "SELECT count(*), coalesce(max(seq_no), -1) FROM device_model_parts "
+                      "WHERE charger_id = ?1 AND request_id = ?2 AND tbc = 0",
+                      charger_id, request_id, true, &n, &seq);
+    *seq_no = (int)seq;
+    return rc;
+}
+
+int store_dm_part_delete(struct store *st, const char *charger_id, int request_id,
+                         bool keep_final)
 {
     static const char what[] = "dm_part_delete";
     sqlite3_stmt *s = dm_prepare(st, what,
-        "DELETE FROM device_model_parts WHERE charger_id = ?1 AND request_id = ?2");
+        "DELETE FROM device_model_parts WHERE charger_id = ?1 AND request_id = ?2 "
+        "AND (?3 = 0 OR tbc = 1)");
     if (!s) return OD_EDB;
-    int rc = store__bind_str(s, 1, charger_id) | sqlite3_bind_int(s, 2, request_id);
+    int rc = store__bind_str(s, 1, charger_id) | sqlite3_bind_int(s, 2, request_id) |
+             sqlite3_bind_int(s, 3, keep_final);
     rc = rc ? dm_bind_fail(st, what) : dm_step(st, what, s);
     sqlite3_finalize(s);
     return rc < 0 ? rc : 0;

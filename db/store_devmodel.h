@@ -64,7 +64,11 @@ int store_dm_part_foreach(struct store *st, const char *charger_id, int request_
 /* How many parts are kept, and the highest seqNo (-1 if none). */
 int store_dm_part_count(struct store *st, const char *charger_id, int request_id, int *count,
                         int *max_seq);
-int store_dm_part_delete(struct store *st, const char *charger_id, int request_id);
+/* The seqNo of the report's kept final part (tbc false), or -1 if none is kept. */
+int store_dm_part_final(struct store *st, const char *charger_id, int request_id, int *seq_no);
+/* Forgets the report's parts; with keep_final the final part stays (see model_report_part). */
+int store_dm_part_delete(struct store *st, const char *charger_id, int request_id,
+                         bool keep_final);
 
 /* ---- transaction event ledger --------------------------------------------------------- */
 

@@ -236,6 +236,15 @@ int model_report_part(const struct model_ctx *m, int request_id, int seq_no, boo
     *missing = 0;
     int rc = server_batch(m->srv);
     if (rc) return rc;
+    /* An assembled report leaves its final part behind, so that the charger resending it (our
+     * answer got lost) is recognised as a repeat instead of starting a report of one part with
+     * the rest "missing". Any other seqNo under that requestId starts a new report. */
+    int final_seq;
+    if ((rc = store_dm_part_final(m->srv->store, m->charger_id, request_id, &final_seq)))
+        return rc;
+    if (final_seq >= 0 && final_seq != seq_no &&
+        (rc = store_dm_part_delete(m->srv->store, m->charger_id, request_id, false)))
+        return rc;
     rc = store_dm_part_put(m->srv->store, m->charger_id, request_id, seq_no, tbc, payload_json,
                            m->now_ms);
     if (rc == OD_EEXISTS) {
@@ -279,7 +288,7 @@ int model_report_assemble(const struct model_ctx *m, int request_id, int missing
     struct report_assembly a = {fn, ctx};
     if ((rc = store_dm_part_foreach(st, m->charger_id, request_id, report_part_cb, &a)))
         return rc;
-    if ((rc = store_dm_part_delete(st, m->charger_id, request_id))) return rc;
+    if ((rc = store_dm_part_delete(st, m->charger_id, request_id, true))) return rc;
     if ((rc = store_dm_var_count(st, m->charger_id, &after))) return rc;
     json_t *data = json_pack("{s:i, s:i, s:I}", "requestId", request_id, "missingParts", missing,
                              "variables", (json_int_t)after);

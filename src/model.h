@@ -173,8 +173,8 @@ bool model_connector_has_tx(const struct model_ctx *m, int evse_id, int connecto
  * repeated part is ignored (*complete false). */
 int model_report_part(const struct model_ctx *m, int request_id, int seq_no, bool tbc,
                       const char *payload_json, bool *complete, int *missing);
-/* Hands a complete report's parts to fn in seqNo order, then forgets them and emits
- * devicemodel.reported with the number of variables fn stored. */
+/* Hands a complete report's parts to fn in seqNo order, then forgets them (but the final one,
+ * kept to recognise its resending) and emits devicemodel.reported. */
 int model_report_assemble(const struct model_ctx *m, int request_id, int missing,
                           int (*fn)(int seq_no, const char *payload_json, void *ctx), void *ctx);
 /* Stores one device model attribute of the charger (v->charger_id is overwritten). */
