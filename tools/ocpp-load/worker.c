@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -49,6 +50,8 @@ struct lw_pending {
     bool steady;        /* counted in the steady-phase figures */
     int64_t due_us;
     int64_t value;      /* meter value sent (MeterValues/Stop) or meterStart */
+    int64_t tx_id;      /* the charger's transaction when sent (a reply may come after the
+                         * next transaction has started) */
 };
 
 struct lw_out {
@@ -208,6 +211,7 @@ static bool lw_call(struct lw_worker *W, struct lw_charger *c, enum load_action 
     slot->steady = steady;
     slot->due_us = due_us;
     slot->value = value;
+    slot->tx_id = c->tx_id;
     c->npending++;
     if (steady) W->steady_pending++;
 
@@ -309,7 +313,8 @@ static void lw_send_next(struct lw_worker *W, struct lw_charger *c, int64_t due)
 
 /* One line to the acknowledgement log; a single write() on an O_APPEND file, so lines from
  * several workers never interleave and nothing sits in a buffer if we die. */
-static void lw_ack_log(struct lw_worker *W, struct lw_charger *c, const struct lw_pending *p)
+static void lw_ack_log(struct lw_worker *W, struct lw_charger *c, const struct lw_pending *p,
+                       int64_t tx_id)
 {
     if (W->ack_fd < 0) return;
     char line[256];
@@ -317,15 +322,15 @@ static void lw_ack_log(struct lw_worker *W, struct lw_charger *c, const struct l
     if (p->action == LOAD_A_START)
         n = snprintf(line, sizeof line, "{\"charger\":\"%s\",\"action\":\"StartTransaction\","
                      "\"transactionId\":%lld,\"meterStart\":%lld}\n",
-                     c->id, (long long)c->tx_id, (long long)p->value);
+                     c->id, (long long)tx_id, (long long)p->value);
     else if (p->action == LOAD_A_METER)
         n = snprintf(line, sizeof line, "{\"charger\":\"%s\",\"action\":\"MeterValues\","
                      "\"transactionId\":%lld,\"value\":%lld}\n",
-                     c->id, (long long)c->tx_id, (long long)p->value);
+                     c->id, (long long)tx_id, (long long)p->value);
     else if (p->action == LOAD_A_STOP)
         n = snprintf(line, sizeof line, "{\"charger\":\"%s\",\"action\":\"StopTransaction\","
                      "\"transactionId\":%lld,\"meterStop\":%lld}\n",
-                     c->id, (long long)c->tx_id, (long long)p->value);
+                     c->id, (long long)tx_id, (long long)p->value);
     else
         return;
     if (n > 0 && write(W->ack_fd, line, (size_t)n) != n) W->ack_fd = -1;
@@ -404,12 +409,12 @@ static void lw_on_message(struct lw_worker *W, struct lw_charger *c, const char 
         c->tx_id = t ? strtoll(t + 1, NULL, 10) : 0;
         if (c->tx_id > 0 && c->step == ST_STARTING) c->step = ST_CHARGING;
         else if (c->step == ST_STARTING) c->step = ST_PREPARING;
-        if (c->tx_id > 0) lw_ack_log(W, c, &done);
+        if (c->tx_id > 0) lw_ack_log(W, c, &done, c->tx_id);
         break;
     }
     case LOAD_A_METER:
     case LOAD_A_STOP:
-        lw_ack_log(W, c, &done);
+        lw_ack_log(W, c, &done, done.tx_id);
         break;
     default:
         break;
@@ -564,7 +569,14 @@ static void lw_finish(struct lw_worker *W)
         p += n;
         left -= (size_t)n;
     }
-    /* Exit without tearing down 10,000 lws connections one by one; the kernel closes them. */
+    /* Exit without tearing down 10,000 lws connections one by one; the kernel closes them.
+     * Linger 0 makes that a reset: an orderly close would leave every client port in TIME_WAIT
+     * for a minute, and on a shared box 20,000 of those starve everyone's ephemeral ports. */
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    for (long i = 0; i < W->nch; i++) {
+        int fd = W->ch[i].wsi ? (int)lws_get_socket_fd(W->ch[i].wsi) : -1;
+        if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
     _exit(0);
 }
 
