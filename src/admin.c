@@ -389,6 +389,11 @@ struct admin_frame *admin_session_next_frame(struct admin_session *s)
     return f;
 }
 
+void admin_session_on_written(struct admin_session *s)
+{
+    if (s->sub && !s->closing) admin__sub_replay(s);
+}
+
 bool admin_session_close_requested(const struct admin_session *s, int *code, const char **reason)
 {
     if (!s->closing) return false;

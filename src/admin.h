@@ -101,6 +101,8 @@ bool admin_session_close_requested(const struct admin_session *s, int *code,
 void admin_session_close(struct admin_session *s, int code, const char *reason);
 /* The socket is gone: drops the socket's reference; answers still pending are discarded. */
 void admin_session_on_closed(struct admin_session *s);
+/* A frame of s was written to the socket (ws.c): a paced replay may continue. */
+void admin_session_on_written(struct admin_session *s);
 /* Queues text (copied). OD_ELIMIT if the queue cap is reached: the session is then closed. */
 int admin_session_send(struct admin_session *s, const char *text, size_t len);
 void admin_session_ref(struct admin_session *s);

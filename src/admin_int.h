@@ -68,6 +68,8 @@ const struct admin_method *admin_method_find(const char *name);
 int admin_params_check(const struct admin_param *spec, const json_t *params, char *msg,
                        size_t msglen);
 
+/* Continues s's event replay while its queue has room (admin_session_on_written). */
+void admin__sub_replay(struct admin_session *s);
 /* Drops s's event subscription, if any (session end). */
 void admin__sub_free(struct admin_session *s);
 

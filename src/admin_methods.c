@@ -755,11 +755,17 @@ static void admin_m_charging_stop(struct admin_req *req, json_t *params)
 /* ---- events.subscribe ---------------------------------------------------------------------- */
 
 #define ADMIN_SUB_MAX_TYPES 32
+/* A replay reads the store in chunks and refills the session's queue only below the low mark,
+ * so a long history streams at the reader's pace instead of tripping the queue cap. */
+#define ADMIN_REPLAY_CHUNK 256
+#define ADMIN_REPLAY_LOW_BYTES (256 * 1024)
+#define ADMIN_REPLAY_HIGH_BYTES (1024 * 1024)
 
 /* One session's subscription: which events it wants and the last seq queued to it, which is
  * what keeps replay and live delivery free of gaps and duplicates. */
 struct admin_sub {
     int64_t last_seq;
+    bool replaying;      /* still reading the store; live events wait in the store meanwhile */
     char charger_id[49]; /* "" = every charger */
     char types[ADMIN_SUB_MAX_TYPES][48];
     int ntypes;          /* 0 = every type */
@@ -804,7 +810,8 @@ void admin_publish_event(struct server *srv, int64_t seq, int64_t time_ms, const
     for (; s; s = next) {
         next = s->next;
         struct admin_sub *sub = s->sub;
-        if (!sub || seq <= sub->last_seq) continue; /* already replayed */
+        /* A replaying subscriber reads this event from the store when it gets there. */
+        if (!sub || sub->replaying || seq <= sub->last_seq) continue;
         sub->last_seq = seq;
         if (!admin_sub_wants(sub, type, charger_id)) continue;
         if (!text) text = admin_event_text(seq, time_ms, type, charger_id, data_json);
@@ -816,19 +823,43 @@ void admin_publish_event(struct server *srv, int64_t seq, int64_t time_ms, const
 
 struct admin_replay_ctx {
     struct admin_session *s;
+    int rows;
+    bool at_end; /* reached the last committed event */
 };
 
 static int admin_replay_cb(const struct store_event *ev, void *ctx)
 {
     struct admin_replay_ctx *r = ctx;
     struct admin_sub *sub = r->s->sub;
-    if (!sub) return 1;
+    /* Rows of a batch not yet committed are visible on our own connection: never send those
+     * (the batch might roll back); they come live after their commit. */
+    if (!sub || ev->seq > r->s->srv->events_committed_seq) {
+        r->at_end = true;
+        return 1;
+    }
+    r->rows++;
     sub->last_seq = ev->seq;
     if (!admin_sub_wants(sub, ev->type, ev->charger_id)) return 0;
     char *text = admin_event_text(ev->seq, ev->time_ms, ev->type, ev->charger_id, ev->data_json);
     int rc = text ? admin_session_send(r->s, text, strlen(text)) : 0;
     free(text);
-    return rc != 0; /* the session was dropped (too much to replay at once): stop reading */
+    return rc != 0; /* the session was dropped: stop reading */
+}
+
+void admin__sub_replay(struct admin_session *s)
+{
+    if (!s->sub || !s->sub->replaying || s->outq_bytes > ADMIN_REPLAY_LOW_BYTES) return;
+    while (s->sub && s->sub->replaying && !s->closing && s->outq_bytes < ADMIN_REPLAY_HIGH_BYTES) {
+        struct admin_replay_ctx r = {s, 0, false};
+        if (s->sub->last_seq >= s->srv->events_committed_seq) r.at_end = true;
+        else if (store_event_foreach(s->srv->store, s->sub->last_seq, ADMIN_REPLAY_CHUNK,
+                                     admin_replay_cb, &r) < 0)
+            r.at_end = true; /* store failure: logged there; go live rather than stall */
+        if (r.at_end || r.rows < ADMIN_REPLAY_CHUNK) {
+            /* Caught up with everything committed: from here on, events come live. */
+            if (s->sub) s->sub->replaying = false;
+        }
+    }
 }
 
 static void admin_m_events_subscribe(struct admin_req *req, json_t *params)
@@ -847,8 +878,8 @@ static void admin_m_events_subscribe(struct admin_req *req, json_t *params)
     json_array_foreach(types, i, t) {
         if (json_string_length(t) >= sizeof sub->types[0]) {
             free(sub);
-            admin_req_error(req, ADMIN_E_PARAMS, NULL, "parameter 'types' has an "
-                                                       "over-long type name");
+            admin_req_error(req, ADMIN_E_PARAMS, NULL,
+                            "parameter 'types' has an over-long type name");
             return;
         }
         snprintf(sub->types[sub->ntypes++], sizeof sub->types[0], "%s", json_string_value(t));
@@ -856,24 +887,21 @@ static void admin_m_events_subscribe(struct admin_req *req, json_t *params)
     const char *cid = admin_pstr(params, "chargerId");
     if (cid) snprintf(sub->charger_id, sizeof sub->charger_id, "%s", cid);
 
-    /* Commit whatever this loop iteration has stored so far: its events are then published to
-     * the existing subscribers, and the store holds exactly the published history, which the
-     * replay below reads. Everything runs on the loop thread, so nothing can be committed
-     * between the replay and the switch to live delivery. */
+    /* Commit whatever this loop iteration has stored so far (its events go to the existing
+     * subscribers), so the store's end is the committed end the replay may read up to. */
     server_commit(srv);
     int64_t last = store_event_last_seq(srv->store);
+    if (last > srv->events_committed_seq) srv->events_committed_seq = last;
     json_t *from = json_object_get(params, "fromSeq");
     sub->last_seq = from ? (int64_t)json_integer_value(from) : last;
     if (sub->last_seq > last) sub->last_seq = last;
+    sub->replaying = sub->last_seq < last;
     admin__sub_free(s); /* a second subscribe replaces the first */
     s->sub = sub;
     srv->nsubscribers++;
     admin_req_result(req, json_pack("{s:b, s:I}", "subscribed", true, "lastSeq",
                                     (json_int_t)last));
-    if (from && sub->last_seq < last) {
-        struct admin_replay_ctx r = {s};
-        store_event_foreach(srv->store, sub->last_seq, 0, admin_replay_cb, &r);
-    }
+    admin__sub_replay(s); /* the first chunks now; the rest as the reader drains them */
 }
 
 /* ---- stations (the logic is src/stations.c) ------------------------------------------------ */

@@ -56,6 +56,7 @@ void event_publish_committed(struct server *srv)
     struct event_pending *ev = event_take_all(srv);
     while (ev) {
         struct event_pending *next = ev->next;
+        if (ev->seq > srv->events_committed_seq) srv->events_committed_seq = ev->seq;
         admin_publish_event(srv, ev->seq, ev->time_ms, ev->type, ev->charger_id, ev->data_json);
         free(ev->data_json);
         free(ev);

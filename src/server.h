@@ -72,6 +72,7 @@ struct server {
 
     /* events stored in the open batch, published after it commits (events.c) */
     struct event_pending *events_head, **events_tail;
+    int64_t events_committed_seq;   /* highest seq known committed (kept while subscribed) */
 
     /* group commit */
     uv_check_t commit_check;

@@ -324,6 +324,7 @@ static int ws_admin_writeable(struct lws *wsi, struct ws_admin_session *sess)
         int n = lws_write(wsi, (unsigned char *)f->block + WS_HEADROOM, f->len, LWS_WRITE_TEXT);
         admin_frame_free(f);
         if (n < 0) return -1;
+        admin_session_on_written(as); /* may queue more (a paced event replay) */
         if (as->outq_head || as->closing) lws_callback_on_writable(wsi);
         return 0;
     }
