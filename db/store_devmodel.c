@@ -268,19 +268,45 @@ int store_tx_event_put(struct store *st, const struct store_tx_event *ev)
     static const char what[] = "tx_event_put";
     sqlite3_stmt *s = dm_prepare(st, what,
         "INSERT INTO tx_events (tx_id, seq_no, event_type, trigger_reason, charging_state, "
-        "stopped_reason, id_token_type, offline, ts_ms, received_ms) VALUES (?1, ?2, "
-        "coalesce(?3, ''), coalesce(?4, ''), coalesce(?5, ''), coalesce(?6, ''), "
-        "coalesce(?7, ''), ?8, ?9, ?10)");
+        "stopped_reason, id_token_type, offline, ts_ms, received_ms, remote_start_id) VALUES "
+        "(?1, ?2, coalesce(?3, ''), coalesce(?4, ''), coalesce(?5, ''), coalesce(?6, ''), "
+        "coalesce(?7, ''), ?8, ?9, ?10, ?11)");
     if (!s) return OD_EDB;
     int rc = sqlite3_bind_int64(s, 1, ev->tx_id) | sqlite3_bind_int64(s, 2, ev->seq_no) |
              store__bind_str(s, 3, ev->event_type) | store__bind_str(s, 4, ev->trigger_reason) |
              store__bind_str(s, 5, ev->charging_state) |
              store__bind_str(s, 6, ev->stopped_reason) |
              store__bind_str(s, 7, ev->id_token_type) | sqlite3_bind_int(s, 8, ev->offline) |
-             sqlite3_bind_int64(s, 9, ev->ts_ms) | sqlite3_bind_int64(s, 10, ev->received_ms);
+             sqlite3_bind_int64(s, 9, ev->ts_ms) | sqlite3_bind_int64(s, 10, ev->received_ms) |
+             (ev->has_remote_start ? sqlite3_bind_int64(s, 11, ev->remote_start_id)
+                                   : sqlite3_bind_null(s, 11));
     rc = rc ? dm_bind_fail(st, what) : dm_step(st, what, s);
     sqlite3_finalize(s);
     return rc < 0 ? rc : 0;
+}
+
+int store_tx_find_remote_start(struct store *st, const char *charger_id, int64_t remote_start_id,
+                               int64_t *tx_id)
+{
+    static const char what[] = "tx_find_remote_start";
+    sqlite3_stmt *s = dm_prepare(st, what,
+        "SELECT e.tx_id FROM tx_events AS e JOIN transactions AS t ON t.id = e.tx_id "
+        "WHERE e.remote_start_id = ?2 AND t.charger_id = ?1 ORDER BY e.tx_id DESC LIMIT 1");
+    if (!s) return OD_EDB;
+    int rc = store__bind_str(s, 1, charger_id) | sqlite3_bind_int64(s, 2, remote_start_id);
+    if (rc) {
+        sqlite3_finalize(s);
+        return dm_bind_fail(st, what);
+    }
+    rc = dm_step(st, what, s);
+    if (rc == 1) {
+        *tx_id = sqlite3_column_int64(s, 0);
+        rc = 0;
+    } else if (rc == 0) {
+        rc = OD_ENOTFOUND;
+    }
+    sqlite3_finalize(s);
+    return rc;
 }
 
 int store_tx_event_count(struct store *st, int64_t tx_id, int64_t *count, int64_t *min_seq,

@@ -1,7 +1,8 @@
 /*
  * store_devmodel.h — what OCPP 2.0.1 adds to the store (migration 0003_device_model.sql): the
  * device model per charger, the parts of multi-part reports until they are assembled, and the
- * ledger of TransactionEvent sequence numbers per transaction.
+ * ledger of TransactionEvent sequence numbers per transaction (0004_tx_remote_start.sql adds the
+ * remoteStartId to it).
  *
  * Kept apart from store.h so 2.0.1 work does not collide with other store work. It only stores
  * and fetches: which variables a report holds and what a gap means is decided in src/ and
@@ -81,12 +82,18 @@ struct store_tx_event {
     const char *stopped_reason;
     const char *id_token_type;
     bool offline;
+    bool has_remote_start;      /* transactionInfo.remoteStartId was present */
+    int64_t remote_start_id;
     int64_t ts_ms;
     int64_t received_ms;
 };
 
 /* Records one event. OD_EEXISTS (without logging) if (tx_id, seq_no) is already recorded. */
 int store_tx_event_put(struct store *st, const struct store_tx_event *ev);
+/* The transaction of the charger whose events named remote_start_id (the newest if several):
+ * OD_ENOTFOUND if none. */
+int store_tx_find_remote_start(struct store *st, const char *charger_id, int64_t remote_start_id,
+                               int64_t *tx_id);
 /* Events recorded for tx_id, with the lowest and highest seqNo (-1 if none). */
 int store_tx_event_count(struct store *st, int64_t tx_id, int64_t *count, int64_t *min_seq,
                          int64_t *max_seq);

@@ -130,6 +130,8 @@ struct model_tx_event {
     int64_t seq_no;
     const char *event_type, *trigger_reason, *charging_state, *stopped_reason, *id_token_type;
     bool offline;
+    bool has_remote_start;   /* the transaction answers a remote start request with this id */
+    int64_t remote_start_id;
     int64_t timestamp_ms;
 };
 
@@ -137,6 +139,10 @@ struct model_tx_event {
  * content must not be stored again). Gaps (numbers missing between the lowest and highest seen)
  * set STORE_TX_SEQ_GAP with an event; offline messages filling the gap later clear it. */
 int model_tx_event(const struct model_ctx *m, const struct model_tx_event *ev, bool *duplicate);
+/* The charger's transaction that answered remote start request remote_start_id (2.0.1
+ * RequestStartTransaction): OD_ENOTFOUND if none has been reported yet. */
+int model_tx_find_remote_start(const struct model_ctx *m, int64_t remote_start_id,
+                               int64_t *tx_id);
 
 /* One sampled value, version-neutral. */
 struct model_sample {

@@ -450,10 +450,17 @@ int model_tx_event(const struct model_ctx *m, const struct model_tx_event *ev, b
         .tx_id = ev->tx_id, .seq_no = ev->seq_no, .event_type = ev->event_type,
         .trigger_reason = ev->trigger_reason, .charging_state = ev->charging_state,
         .stopped_reason = ev->stopped_reason, .id_token_type = ev->id_token_type,
-        .offline = ev->offline, .ts_ms = ev->timestamp_ms, .received_ms = m->now_ms,
+        .offline = ev->offline, .has_remote_start = ev->has_remote_start,
+        .remote_start_id = ev->remote_start_id, .ts_ms = ev->timestamp_ms,
+        .received_ms = m->now_ms,
     };
     struct store_tx tx;
     if ((rc = store_tx_get(st, ev->tx_id, &tx))) return rc;
+    /* Every event of the transaction repeats the id; only the first one is news. */
+    int64_t known_tx = 0;
+    bool remote_seen = ev->has_remote_start &&
+                       store_tx_find_remote_start(st, m->charger_id, ev->remote_start_id,
+                                                  &known_tx) == 0 && known_tx == tx.id;
     char note[80];
     rc = store_tx_event_put(st, &row);
     if (rc == OD_EEXISTS) {
@@ -467,6 +474,14 @@ int model_tx_event(const struct model_ctx *m, const struct model_tx_event *ev, b
         return 0;
     }
     if (rc) return rc;
+    if (ev->has_remote_start && !remote_seen) {
+        /* Subscribers match their remote start request to the transaction here. */
+        json_t *data = json_pack("{s:I, s:I, s:s}", "transactionId", (json_int_t)tx.id,
+                                 "remoteStartId", (json_int_t)ev->remote_start_id,
+                                 "chargerTransactionId", tx.ext_id);
+        event_emit(m->srv, "transaction.remoteStarted", m->charger_id, data);
+        json_decref(data);
+    }
     int64_t count, lo, hi;
     if ((rc = store_tx_event_count(st, ev->tx_id, &count, &lo, &hi))) return rc;
     /* Unsigned span: seqNo is any JSON integer, and hi - lo must not overflow. */
@@ -487,6 +502,12 @@ int model_tx_event(const struct model_ctx *m, const struct model_tx_event *ev, b
     if ((rc = store_tx_update(st, &tx))) return rc;
     if (gap) tx_flag_event(m, &tx, STORE_TX_SEQ_GAP, "seqNoGap");
     return 0;
+}
+
+int model_tx_find_remote_start(const struct model_ctx *m, int64_t remote_start_id,
+                               int64_t *tx_id)
+{
+    return store_tx_find_remote_start(m->srv->store, m->charger_id, remote_start_id, tx_id);
 }
 
 /* ---- meter values ------------------------------------------------------------------------ */

@@ -101,6 +101,9 @@ V201_HANDLER(v201_handle_transaction_event)
             .stopped_reason = ocpp_json_str(info, "stoppedReason"),
             .id_token_type = tok_type,
             .offline = json_is_true(json_object_get(req, "offline")),
+            .has_remote_start = json_object_get(info, "remoteStartId") != NULL,
+            .remote_start_id = (int64_t)json_integer_value(json_object_get(info,
+                                                                           "remoteStartId")),
             .timestamp_ms = ts,
         };
         rc = model_tx_event(&ctx->m, &ev, &duplicate);

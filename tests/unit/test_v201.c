@@ -386,6 +386,43 @@ static void test_v201__transaction_started_before_plugin_gets_its_evse(void **st
     fixture_free(f);
 }
 
+static int count_remote_started_cb(const struct store_event *ev, void *ctx)
+{
+    if (strcmp(ev->type, "transaction.remoteStarted") == 0) {
+        assert_non_null(strstr(ev->data_json, "\"remoteStartId\":77"));
+        (*(int *)ctx)++;
+    }
+    return 0;
+}
+
+static void test_v201__remote_start_id_is_matched_to_its_transaction(void **state)
+{
+    (void)state;
+    struct fixture *f = v201_fixture(true, true);
+    boot(f);
+    json_decref(call_ok(f, "TransactionEvent",
+        "{\"eventType\":\"Started\",\"timestamp\":\"2026-01-01T10:00:00Z\",\"triggerReason\":"
+        "\"RemoteStart\",\"seqNo\":0,\"transactionInfo\":{\"transactionId\":\"TX-R\","
+        "\"remoteStartId\":77},\"evse\":{\"id\":1}}"));
+    /* Later events repeat the id: still one match, one event. */
+    json_decref(call_ok(f, "TransactionEvent",
+        "{\"eventType\":\"Updated\",\"timestamp\":\"2026-01-01T10:01:00Z\",\"triggerReason\":"
+        "\"CablePluggedIn\",\"seqNo\":1,\"transactionInfo\":{\"transactionId\":\"TX-R\","
+        "\"remoteStartId\":77}}"));
+    json_decref(tx_event(f, "Updated", "TX-R", 2, "ChargingStateChanged", ""));
+    struct store_tx tx;
+    get_tx(f, "TX-R", &tx);
+    int64_t found = 0;
+    assert_int_equal(store_tx_find_remote_start(f->st, CS, 77, &found), 0);
+    assert_int_equal(found, tx.id);
+    assert_int_equal(store_tx_find_remote_start(f->st, CS, 78, &found), OD_ENOTFOUND);
+    assert_int_equal(store_tx_find_remote_start(f->st, "OTHER", 77, &found), OD_ENOTFOUND);
+    int n = 0;
+    assert_int_equal(store_event_foreach(f->st, 0, 0, count_remote_started_cb, &n), 0);
+    assert_int_equal(n, 1);
+    fixture_free(f);
+}
+
 static int count_var_cb(const struct store_dm_var *v, void *ctx)
 {
     (void)v;
@@ -521,6 +558,7 @@ int main(void)
         cmocka_unit_test(test_v201__ended_for_unknown_transaction_is_stored),
         cmocka_unit_test(test_v201__seqno_gap_is_flagged_and_filled),
         cmocka_unit_test(test_v201__transaction_started_before_plugin_gets_its_evse),
+        cmocka_unit_test(test_v201__remote_start_id_is_matched_to_its_transaction),
         cmocka_unit_test(test_v201__two_part_notify_report_is_assembled),
         cmocka_unit_test(test_v201__notices_get_spec_answers),
         cmocka_unit_test(test_v201__error_names_are_201s),
