@@ -94,6 +94,12 @@ async def test(h):
                 lost.append(a)
         return lost
     lost = harness.db_query(srv2.db, missing)
+    # The check itself must be able to fail: a reading that was never sent is reported missing.
+    acks.append({"charger": "NOBODY", "action": "MeterValues", "transactionId": 1,
+                 "value": -12345})
+    check(harness.db_query(srv2.db, missing)[-1:] == acks[-1:],
+          "the durability check did not notice a fabricated acknowledgement")
+    acks.pop()
     counts = {k: sum(1 for a in acks if a["action"] == k) for k in sorted(kinds)}
     h.note(f"acknowledged before the kill: {counts}")
     print(f"acknowledged: {counts}; missing after SIGKILL and restart: {len(lost)}")
