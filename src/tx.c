@@ -372,6 +372,13 @@ int model_tx_stop(const struct model_ctx *m, const struct model_tx_stop *s, int6
     model__copy(tx.stop_id_tag, sizeof tx.stop_id_tag, s->id_tag);
     tx.has_meter_stop = s->has_meter_stop;
     tx.meter_stop_wh = s->meter_stop_wh;
+    if (!s->has_meter_stop && tx.has_energy) {
+        /* A 2.0.1 Ended need not carry a reading (1.6's Stop always does): the last register
+         * reading of the session is the best stop value there is, and the note says so. */
+        tx.has_meter_stop = true;
+        tx.meter_stop_wh = tx.last_energy_wh;
+        tx_note(&tx, "meter stop is the last reading (the stop carried none)");
+    }
     tx_check_time(m, &tx, s->stop_ms, s->stop_had_zone);
     uint32_t before = tx.flags;
     if (tx.has_meter_start && s->has_meter_stop && s->meter_stop_wh < tx.meter_start_wh)

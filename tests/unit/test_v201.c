@@ -383,6 +383,15 @@ static void test_v201__transaction_started_before_plugin_gets_its_evse(void **st
     struct store_connector c;
     assert_int_equal(store_connector_get(f->st, CS, 2, 1, &c), 0);
     assert_int_equal(c.tx_id, tx.id);
+    /* An Ended without readings: the last reading of the session stands in, noted. */
+    json_decref(tx_event(f, "Updated", "TX-P", 2, "MeterValuePeriodic",
+                         ",\"meterValue\":[{\"timestamp\":\"2026-01-01T10:02:00Z\","
+                         "\"sampledValue\":[{\"value\":5000}]}]"));
+    json_decref(tx_event(f, "Ended", "TX-P", 3, "EVDeparted", ""));
+    get_tx(f, "TX-P", &tx);
+    assert_false(tx.active);
+    assert_true(tx.has_meter_stop && tx.meter_stop_wh > 4999.9 && tx.meter_stop_wh < 5000.1);
+    assert_non_null(strstr(tx.note, "meter stop is the last reading"));
     fixture_free(f);
 }
 
