@@ -227,6 +227,33 @@ bool model_connector_has_tx(const struct model_ctx *m, int evse_id, int connecto
            c.tx_id != 0;
 }
 
+int model_connector_refine(const struct model_ctx *m, int64_t tx_id, const char *raw_coarse,
+                           const char *status)
+{
+    struct store *st = m->srv->store;
+    int rc = server_batch(m->srv);
+    if (rc) return rc;
+    struct store_tx tx;
+    if ((rc = store_tx_get(st, tx_id, &tx))) return rc;
+    if (tx.evse_id <= 0) return 0; /* not placed on a connector yet */
+    struct store_connector c;
+    rc = store_connector_get(st, m->charger_id, tx.evse_id, tx.connector_id, &c);
+    if (rc == OD_ENOTFOUND) return 0;
+    if (rc) return rc;
+    if (strcmp(c.raw_status, raw_coarse) != 0 || strcmp(c.status, status) == 0) return 0;
+    char previous[24];
+    model__copy(previous, sizeof previous, c.status);
+    model__copy(c.status, sizeof c.status, status);
+    c.updated_ms = m->now_ms;
+    if ((rc = store_connector_put(st, &c))) return rc;
+    json_t *data = json_pack("{s:i, s:i, s:s, s:s, s:s, s:s}", "evseId", c.evse_id,
+                             "connectorId", c.connector_id, "status", c.status, "rawStatus",
+                             c.raw_status, "errorCode", c.error_code, "previousStatus", previous);
+    event_emit(m->srv, "connector.status", m->charger_id, data);
+    json_decref(data);
+    return 0;
+}
+
 /* ---- device model (2.0.1) ---------------------------------------------------------------- */
 
 int model_report_part(const struct model_ctx *m, int request_id, int seq_no, bool tbc,

@@ -171,6 +171,11 @@ bool model_meter_energy_register(const struct model_meter_value *mv, int nmv,
 /* True if the connector has an open transaction (for statuses that do not say, like 2.0.1's
  * Occupied). */
 bool model_connector_has_tx(const struct model_ctx *m, int evse_id, int connector_id);
+/* A finer unified status for the connector of transaction tx_id, learned from a transaction
+ * message (2.0.1 chargingState). Applied only while the connector's raw status is raw_coarse
+ * (what the charger itself reported stays authoritative); emits connector.status on change. */
+int model_connector_refine(const struct model_ctx *m, int64_t tx_id, const char *raw_coarse,
+                           const char *status);
 
 /* ---- device model (2.0.1) ---------------------------------------------------------------- */
 

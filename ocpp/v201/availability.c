@@ -17,7 +17,8 @@ V201_HANDLER(v201_handle_heartbeat)
 
 /* The unified status set is 1.6's (what operators and the admin API already know). 2.0.1's
  * Occupied says only that something is plugged in: with a transaction open on the connector it
- * is shown as Charging, otherwise as Preparing. The raw status is always kept beside it. */
+ * is shown as Charging, otherwise as Preparing, until a TransactionEvent's chargingState says
+ * more (transactions.c). The raw status is always kept beside it. */
 static const char *v201_unified_status(struct ocpp_ctx *ctx, const char *raw, int evse_id,
                                        int connector_id)
 {

@@ -14,6 +14,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The unified (1.6) status a transaction message implies for a connector the station reported
+ * as Occupied, or NULL if it implies nothing. */
+static const char *v201_status_from_event(const char *event_type, const char *charging_state)
+{
+    if (strcmp(event_type, "Ended") == 0) return "Finishing"; /* still plugged in */
+    if (!charging_state) return NULL;
+    if (strcmp(charging_state, "Charging") == 0) return "Charging";
+    if (strcmp(charging_state, "SuspendedEV") == 0) return "SuspendedEV";
+    if (strcmp(charging_state, "SuspendedEVSE") == 0) return "SuspendedEVSE";
+    return "Preparing"; /* EVConnected, Idle: plugged in, no energy flowing yet */
+}
+
 V201_HANDLER(v201_handle_transaction_event)
 {
     const char *event_type = ocpp_json_str(req, "eventType");
@@ -111,6 +123,9 @@ V201_HANDLER(v201_handle_transaction_event)
     /* A repeated message's readings are stored already. */
     if (rc == 0 && nmv > 0 && !duplicate && !ended_repeat)
         rc = model_meter_values(&ctx->m, -1, -1, tx_id, mv, nmv);
+    const char *refined = v201_status_from_event(event_type, ocpp_json_str(info, "chargingState"));
+    if (rc == 0 && refined && !duplicate && !ended_repeat)
+        rc = model_connector_refine(&ctx->m, tx_id, "Occupied", refined);
     if (rc == 0 && id_tag && !have_auth)
         rc = model_authorize_typed(&ctx->m, id_tag, tok_type, &auth);
     free(storage);

@@ -262,6 +262,15 @@ static void test_v201__full_transaction_session(void **state)
     assert_true(tx.has_energy && tx.last_energy_wh > 3999.9 && tx.last_energy_wh < 4000.1);
     assert_true(tx.has_power && tx.last_power_w > 7199.9 && tx.last_power_w < 7200.1);
 
+    /* The EV pauses: chargingState refines the coarse Occupied. */
+    json_decref(call_ok(f, "TransactionEvent",
+        "{\"eventType\":\"Updated\",\"timestamp\":\"2026-01-01T10:20:00Z\",\"triggerReason\":"
+        "\"ChargingStateChanged\",\"seqNo\":3,\"transactionInfo\":{\"transactionId\":\"TX-A\","
+        "\"chargingState\":\"SuspendedEV\"}}"));
+    assert_int_equal(store_connector_get(f->st, CS, 1, 1, &c), 0);
+    assert_string_equal(c.status, "SuspendedEV");
+    assert_string_equal(c.raw_status, "Occupied");
+
     json_decref(tx_event(f, "Ended", "TX-A", 2, "EVDeparted",
         ",\"meterValue\":[{\"timestamp\":\"2026-01-01T10:30:00Z\",\"sampledValue\":["
         "{\"value\":9500,\"context\":\"Transaction.End\"}]}]"));
@@ -272,13 +281,14 @@ static void test_v201__full_transaction_session(void **state)
     assert_int_equal(tx.flags & STORE_TX_SEQ_GAP, 0);
     assert_int_equal(store_connector_get(f->st, CS, 1, 1, &c), 0);
     assert_int_equal(c.tx_id, 0);
+    assert_string_equal(c.status, "Finishing"); /* ended, cable still in */
     int n = 0;
     assert_int_equal(store_meter_foreach_tx(f->st, tx.id, count_meter_cb, &n), 0);
     assert_int_equal(n, 4);
     int64_t count, lo, hi;
     assert_int_equal(store_tx_event_count(f->st, tx.id, &count, &lo, &hi), 0);
-    assert_int_equal(count, 3);
-    assert_int_equal(hi, 2);
+    assert_int_equal(count, 4);
+    assert_int_equal(hi, 3);
 
     /* The same Ended again (lost answer): answered, nothing stored twice. */
     json_decref(tx_event(f, "Ended", "TX-A", 2, "EVDeparted",
