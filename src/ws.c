@@ -311,6 +311,10 @@ static int ws_admin_confirm_upgrade(struct lws *wsi, struct server *srv)
                              "www-authenticate: Bearer");
     if (srv->stopping)
         return ws_refuse(wsi, srv, HTTP_STATUS_SERVICE_UNAVAILABLE, "shutting down", "admin");
+    /* Each session may hold up to ADMIN_OUTQ_MAX_BYTES: the count bounds the total. */
+    if (srv->nadmin >= ADMIN_MAX_SESSIONS)
+        return ws_refuse(wsi, srv, HTTP_STATUS_SERVICE_UNAVAILABLE, "too many admin sessions",
+                         "admin");
     return 0;
 }
 

@@ -1,12 +1,14 @@
 /*
  * test_admin.c — unit tests of the admin JSON-RPC layer (src/admin_rpc.c, src/admin.c): the
  * method table, envelope errors, batches and notifications, the parameter checks, the session's
- * bounded outbound queue, and the password hashing. A socket-less admin session (wsi NULL) on
- * the shared fixture's server; answers are read from the session's queue.
+ * bounded outbound queue, the password hashing, and event delivery (after commit only; a paced
+ * replay that joins the live stream without gap or duplicate). A socket-less admin session
+ * (wsi NULL) on the shared fixture's server; answers are read from the session's queue.
  */
 #include "fixture.h"
 
 #include "admin_int.h"
+#include "events.h"
 #include "od.h"
 #include "ws.h"
 
@@ -222,6 +224,81 @@ static void test_admin__password_hash(void **state)
     assert_false(admin_password_verify("x", "plain"));
 }
 
+/* Drains every queued frame as if written, returning the event seqs seen (in order). */
+static size_t drain_events(struct admin_fx *x, int64_t *seqs, size_t cap, bool *saw_result)
+{
+    size_t n = 0;
+    struct admin_frame *f;
+    while ((f = admin_session_next_frame(x->s))) {
+        json_t *j = json_loads(f->block + WS_HEADROOM, 0, NULL);
+        admin_frame_free(f);
+        assert_non_null(j);
+        json_t *params = json_object_get(j, "params");
+        if (params) {
+            assert_true(n < cap);
+            seqs[n++] = json_integer_value(json_object_get(params, "seq"));
+        } else if (saw_result) {
+            *saw_result = true;
+        }
+        json_decref(j);
+        admin_session_on_written(x->s); /* what ws.c does after each write */
+    }
+    return n;
+}
+
+static void test_admin__events_published_after_commit_only(void **state)
+{
+    struct admin_fx *x = *state;
+    struct server *srv = &x->f->srv;
+    server_commit(srv);
+    json_t *a = rpc(x, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"events.subscribe\"}");
+    int64_t last = json_integer_value(json_object_get(json_object_get(a, "result"), "lastSeq"));
+    json_decref(a);
+
+    int64_t s1 = event_emit(srv, "unit.rolledback", "CPX", NULL);
+    assert_true(s1 > last);
+    assert_null(admin_session_next_frame(x->s)); /* not before its commit */
+    store_batch_rollback(srv->store);
+    event_discard_pending(srv);
+    server_commit(srv);
+    assert_null(admin_session_next_frame(x->s)); /* a rolled-back event is never published */
+
+    int64_t s2 = event_emit(srv, "unit.kept", "CPX", NULL);
+    assert_null(admin_session_next_frame(x->s));
+    server_commit(srv);
+    int64_t seqs[4];
+    assert_int_equal(drain_events(x, seqs, 4, NULL), 1);
+    assert_int_equal(seqs[0], s2);
+}
+
+static void test_admin__replay_is_paced_and_joins_live(void **state)
+{
+    struct admin_fx *x = *state;
+    struct server *srv = &x->f->srv;
+    enum { N = 9000 }; /* about 2 MiB of notifications: more than one refill */
+    json_t *data = json_pack("{s:s}", "pad", "................................................");
+    for (int i = 0; i < N; i++) event_emit(srv, "unit.history", "CPX", data);
+    json_decref(data);
+    server_commit(srv);
+    /* The answer and the replay stay queued: nothing is "written" until drain_events(). */
+    const char *sub = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"events.subscribe\","
+                      "\"params\":{\"fromSeq\":0}}";
+    admin_rpc_handle(x->s, sub, strlen(sub));
+    /* The first refill stops near the high mark instead of queueing the whole history. */
+    assert_true(x->s->outq_bytes < 2 * 1024 * 1024);
+    assert_false(x->s->closing);
+    int64_t last_live = event_emit(srv, "unit.live", "CPX", NULL); /* arrives mid-replay */
+    server_commit(srv);
+    static int64_t seqs[N + 64];
+    bool saw = false;
+    size_t n = drain_events(x, seqs, N + 64, &saw);
+    assert_true(saw);
+    assert_true(n >= N + 1);
+    for (size_t i = 1; i < n; i++) assert_int_equal(seqs[i], seqs[i - 1] + 1); /* no gap/dup */
+    assert_int_equal(seqs[n - 1], last_live);
+    assert_false(x->s->closing);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +311,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_admin__slow_reader_is_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin__not_connected_and_not_found, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_admin__events_published_after_commit_only, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_admin__replay_is_paced_and_joins_live, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
