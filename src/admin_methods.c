@@ -600,7 +600,7 @@ struct admin_waiter {
     struct server *srv;
     struct admin_req *req; /* NULL once answered */
     char charger_id[49];
-    int connector_id;      /* 0 = any connector */
+    int connector_id;      /* 1.6 connector / 2.0.1 EVSE the start names; 0 = any */
     char id_tag[21];
     int wait_ms;
     bool accepted;         /* the charger answered Accepted; now waiting for the start */
@@ -653,14 +653,15 @@ static void admin_start_done_cb(void *ctx, const struct call_outcome *out)
     uv_timer_start(&w->timer, admin_waiter_timeout_cb, (uint64_t)w->wait_ms, 0);
 }
 
-void admin_on_tx_started(struct server *srv, const char *charger_id, int connector_id,
+void admin_on_tx_started(struct server *srv, const char *charger_id, int evse_id,
                          const char *id_tag, int64_t tx_id)
 {
+    if (!id_tag) return;
     struct admin_waiter *w = srv->admin_waiters, *next;
     for (; w; w = next) {
         next = w->next;
         if (w->tx_id || strcmp(w->charger_id, charger_id) != 0 ||
-            strcmp(w->id_tag, id_tag) != 0 || (w->connector_id && w->connector_id != connector_id))
+            strcmp(w->id_tag, id_tag) != 0 || (w->connector_id && w->connector_id != evse_id))
             continue;
         w->tx_id = tx_id;
         /* Still waiting for the RemoteStart answer: that answer completes the request. */
@@ -698,11 +699,26 @@ static void admin_m_charging_start(struct admin_req *req, json_t *params)
     uv_timer_init(srv->loop, &w->timer);
     w->timer.data = w;
 
-    json_t *payload = json_pack("{s:s}", "idTag", w->id_tag);
-    if (w->connector_id) json_object_set_new(payload, "connectorId", json_integer(w->connector_id));
+    /* The same request in each version's words: 2.0.1 names an EVSE and wants an id for the
+     * remote start (the charger echoes it in its TransactionEvent). */
+    struct conn *c = conn_find(srv, w->charger_id);
+    bool v201 = c && c->version == OCPP_V201;
+    static int64_t remote_start_id;
+    json_t *payload;
+    if (v201) {
+        payload = json_pack("{s:{s:s, s:s}, s:I}", "idToken", "idToken", w->id_tag, "type",
+                            "Central", "remoteStartId",
+                            (json_int_t)(++remote_start_id % 2147483647));
+        if (w->connector_id) json_object_set_new(payload, "evseId", json_integer(w->connector_id));
+    } else {
+        payload = json_pack("{s:s}", "idTag", w->id_tag);
+        if (w->connector_id)
+            json_object_set_new(payload, "connectorId", json_integer(w->connector_id));
+    }
     w->next = srv->admin_waiters;
     srv->admin_waiters = w;
-    if (admin_send_call(req, w->charger_id, "RemoteStartTransaction", payload, 0,
+    if (admin_send_call(req, w->charger_id,
+                        v201 ? "RequestStartTransaction" : "RemoteStartTransaction", payload, 0,
                         admin_start_done_cb, w) != 0) {
         w->req = NULL; /* answered by admin_send_call */
         admin_waiter_finish(w, NULL);
@@ -745,8 +761,12 @@ static void admin_m_charging_stop(struct admin_req *req, json_t *params)
     struct admin_stop_ctx *sc = xcalloc(1, sizeof *sc);
     sc->req = req;
     snprintf(sc->charger_id, sizeof sc->charger_id, "%s", tx.charger_id);
-    json_t *payload = json_pack("{s:I}", "transactionId", (json_int_t)id);
-    if (admin_send_call(req, sc->charger_id, "RemoteStopTransaction", payload, 0,
+    /* 2.0.1 names the transaction by the charger's own id. */
+    bool v201 = tx.ext_id[0] != '\0';
+    json_t *payload = v201 ? json_pack("{s:s}", "transactionId", tx.ext_id)
+                           : json_pack("{s:I}", "transactionId", (json_int_t)id);
+    if (admin_send_call(req, sc->charger_id,
+                        v201 ? "RequestStopTransaction" : "RemoteStopTransaction", payload, 0,
                         admin_stop_done_cb, sc) != 0)
         free(sc);
     json_decref(payload);

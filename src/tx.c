@@ -273,7 +273,7 @@ int model_tx_start(const struct model_ctx *m, const struct model_tx_start *s, in
               s->connector_id, auth->status);
     *tx_id = tx.id;
     /* A remote start (admin charging.start) may be waiting for exactly this session. */
-    admin_on_tx_started(srv, m->charger_id, s->connector_id, s->id_tag, tx.id);
+    admin_on_tx_started(srv, m->charger_id, s->evse_id, s->id_tag, tx.id);
     return 0;
 }
 
