@@ -17,6 +17,7 @@
 #include "server.h"
 #include "stations.h"
 #include "store.h"
+#include "store_devmodel.h"
 #include "timeutil.h"
 
 #include <stdlib.h>
@@ -27,6 +28,12 @@
 #define ADMIN_START_WAIT_DEFAULT_MS 15000
 #define ADMIN_START_WAIT_MAX_MS 120000
 #define ADMIN_CALL_TIMEOUT_MAX_MS 300000
+
+/* Where accepted configuration is remembered: the device model table (store_devmodel.h), under
+ * a component of our own for 1.6 keys, so one listing serves both versions. */
+#define ADMIN_CFG_COMPONENT "OCPP16Configuration"
+#define ADMIN_LIST_COMPONENT "LocalAuthList"
+#define ADMIN_LIST_VARIABLE "Version"
 
 static const char *const admin_token_statuses[] = {"Accepted", "Blocked", "Expired", "Invalid",
                                                     "ConcurrentTx", NULL};
@@ -170,6 +177,18 @@ static void admin_m_chargers_list(struct admin_req *req, json_t *params)
     admin_req_result(req, json_pack("{s:o}", "chargers", l.arr));
 }
 
+static int admin_cfg_cb(const struct store_dm_var *v, void *ctx)
+{
+    json_object_set_new(ctx, v->variable, v->has_value ? json_string(v->value) : json_null());
+    return 0;
+}
+
+static int admin_listver_cb(const struct store_dm_var *v, void *ctx)
+{
+    if (v->has_value) *(json_int_t *)ctx = strtoll(v->value, NULL, 10);
+    return 1;
+}
+
 static void admin_m_chargers_get(struct admin_req *req, json_t *params)
 {
     struct server *srv = admin_req_server(req);
@@ -184,7 +203,16 @@ static void admin_m_chargers_get(struct admin_req *req, json_t *params)
         admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not read the store");
         return;
     }
-    admin_req_result(req, admin_charger_json(srv, &ch));
+    /* What accepted calls taught us (GetConfiguration, ChangeConfiguration, SendLocalList). */
+    json_t *out = admin_charger_json(srv, &ch);
+    json_t *cfg = json_object();
+    store_dm_var_foreach(srv->store, id, ADMIN_CFG_COMPONENT, NULL, admin_cfg_cb, cfg);
+    json_object_set_new(out, "configuration", cfg);
+    json_int_t ver = -1;
+    store_dm_var_foreach(srv->store, id, ADMIN_LIST_COMPONENT, ADMIN_LIST_VARIABLE,
+                         admin_listver_cb, &ver);
+    json_object_set_new(out, "localListVersion", ver >= 0 ? json_integer(ver) : json_null());
+    admin_req_result(req, out);
 }
 
 static void admin_m_chargers_register(struct admin_req *req, json_t *params)
@@ -492,10 +520,58 @@ static void admin_effect_availability(struct server *srv, const char *charger_id
     store_connector_foreach(srv->store, charger_id, admin_avail_cb, &a);
 }
 
+static void admin_remember_var(struct server *srv, const char *charger_id, const char *component,
+                               const char *variable, const char *value, const char *mutability)
+{
+    if (!variable || server_batch(srv) != 0) return;
+    struct store_dm_var *v = xcalloc(1, sizeof *v);
+    snprintf(v->charger_id, sizeof v->charger_id, "%s", charger_id);
+    snprintf(v->component, sizeof v->component, "%s", component);
+    snprintf(v->variable, sizeof v->variable, "%s", variable);
+    snprintf(v->attr_type, sizeof v->attr_type, "Actual");
+    v->has_value = value != NULL;
+    snprintf(v->value, sizeof v->value, "%s", value ? value : "");
+    snprintf(v->mutability, sizeof v->mutability, "%s", mutability ? mutability : "");
+    v->updated_ms = od_now_ms();
+    if (store_dm_var_put(srv->store, v) != 0)
+        CLOG_WARN(charger_id, "could not remember %s.%s", component, variable);
+    free(v);
+}
+
 /* Effects the server must remember once the charger accepted a call. */
 static void admin_apply_effects(struct admin_call_ctx *cc, const json_t *result)
 {
     const char *status = json_string_value(json_object_get(result, "status"));
+    bool accepted = status && strcmp(status, "Accepted") == 0;
+    if (strcmp(cc->action, "GetConfiguration") == 0) {
+        size_t i;
+        json_t *k;
+        json_array_foreach(json_object_get(result, "configurationKey"), i, k) {
+            admin_remember_var(cc->srv, cc->charger_id, ADMIN_CFG_COMPONENT,
+                               json_string_value(json_object_get(k, "key")),
+                               json_string_value(json_object_get(k, "value")),
+                               json_is_true(json_object_get(k, "readonly")) ? "ReadOnly"
+                                                                            : "ReadWrite");
+        }
+        return;
+    }
+    if (strcmp(cc->action, "ChangeConfiguration") == 0 && status &&
+        (accepted || strcmp(status, "RebootRequired") == 0)) {
+        admin_remember_var(cc->srv, cc->charger_id, ADMIN_CFG_COMPONENT,
+                           json_string_value(json_object_get(cc->payload, "key")),
+                           json_string_value(json_object_get(cc->payload, "value")),
+                           "ReadWrite");
+        return;
+    }
+    if (strcmp(cc->action, "SendLocalList") == 0 && accepted) {
+        json_t *ver = json_object_get(cc->payload, "listVersion"); /* 1.6 */
+        if (!ver) ver = json_object_get(cc->payload, "versionNumber"); /* 2.0.1 */
+        char text[24];
+        snprintf(text, sizeof text, "%lld", (long long)json_integer_value(ver));
+        admin_remember_var(cc->srv, cc->charger_id, ADMIN_LIST_COMPONENT, ADMIN_LIST_VARIABLE,
+                           text, "ReadOnly");
+        return;
+    }
     if (strcmp(cc->action, "ChangeAvailability") == 0 && status &&
         strcmp(status, "Accepted") == 0) {
         admin_effect_availability(

@@ -41,6 +41,21 @@ async def test(h):
     c = await a.call("chargers.get", {"chargerId": CP})
     check({x["availability"] for x in c["connectors"]} == {"Operative"}, f"connector 0: {c}")
 
+    # Remembered on acceptance: configuration keys and the local list version.
+    r = await a.call("ocpp.call", {"chargerId": CP, "action": "GetConfiguration",
+                                   "payload": {}})
+    keys = {k["key"]: k.get("value") for k in r["result"].get("configurationKey", [])}
+    c = await a.call("chargers.get", {"chargerId": CP})
+    check(c["configuration"] == keys and c["localListVersion"] is None,
+          f"configuration {c['configuration']} != {keys}")
+    await a.call("ocpp.call", {"chargerId": CP, "action": "ChangeConfiguration",
+                               "payload": {"key": "MeterValueSampleInterval", "value": "15"}})
+    await a.call("ocpp.call", {"chargerId": CP, "action": "SendLocalList",
+                               "payload": {"listVersion": 7, "updateType": "Full"}})
+    c = await a.call("chargers.get", {"chargerId": CP})
+    check(c["configuration"].get("MeterValueSampleInterval") == "15" and
+          c["localListVersion"] == 7, f"after Change/SendLocalList {c}")
+
     for payload, field in [({"connectorId": "1", "type": "Inoperative"}, "connectorId"),
                            ({"connectorId": 1, "type": "Sometimes"}, "type"),
                            ({"connectorId": 1}, "payload"),
