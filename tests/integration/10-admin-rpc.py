@@ -99,6 +99,32 @@ async def test(h):
             if "maxLength" in prop:
                 await a.error(method, {**base, k: "x" * (prop["maxLength"] + 1)}, -32602, k)
 
+    # ---- hostile input on the admin socket: answered or closed, and the server goes on -------
+    await a.ws.send(b"\x00\x01binary")
+    r = await a.next_other()
+    check(r["error"]["code"] == -32600 and "not text" in r["error"]["message"], f"binary {r}")
+    await a.ws.send("[" + " " * (1024 * 1024 + 10) + "]")
+    r = await a.next_other()
+    check(r["error"]["code"] == -32600 and "too large" in r["error"]["message"], f"huge {r}")
+
+    async def fragments():
+        text = json.dumps({"jsonrpc": "2.0", "id": "frag", "method": "tokens.list"})
+        for i in range(0, len(text), 7):
+            yield text[i:i + 7]
+    await a.ws.send(fragments())
+    await harness.wait_until(lambda: _has(a, "frag"), "the answer to a fragmented request")
+    check("result" in a.answers.pop("frag"), "fragmented request failed")
+    await a.send_text(json.dumps({"jsonrpc": "2.0", "id": 99, "method": "tokens.list",
+                                  "params": {"deep": [[[[[[[[[[[[1]]]]]]]]]]]]}}))
+    await harness.wait_until(lambda: _has(a, 99), "answer to deep params")
+    check(a.answers.pop(99)["error"]["code"] == -32602, "deep unknown param")
+    bad = await harness.Admin.connect(srv)
+    await bad.ws.ensure_open()
+    bad.ws.transport.write(b"\x81\x82\x00\x00\x00\x00\xc3\x28")  # masked text, bad UTF-8
+    await asyncio.wait_for(bad.reader, 10)
+    check(bad.ws.close_code in (1007, 1006), f"invalid UTF-8 closed with {bad.ws.close_code}")
+    await a.call("tokens.list")
+
     # ---- tokens -----------------------------------------------------------------------------
     t = await a.call("tokens.upsert", {"idTag": "TAG-ADMIN-1", "status": "Accepted",
                                        "expiryDate": "2099-01-01T00:00:00Z",

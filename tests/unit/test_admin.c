@@ -299,6 +299,40 @@ static void test_admin__replay_is_paced_and_joins_live(void **state)
     assert_false(x->s->closing);
 }
 
+static void test_admin__charger_basic_auth(void **state)
+{
+    struct admin_fx *x = *state;
+    struct server *srv = &x->f->srv;
+    struct store_charger ch;
+    memset(&ch, 0, sizeof ch);
+    snprintf(ch.id, sizeof ch.id, "CP-AUTH");
+    ch.created_ms = 1;
+    assert_int_equal(admin_password_hash("pa:ss word", ch.password_hash, sizeof ch.password_hash),
+                     0);
+    assert_int_equal(store_charger_put(srv->store, &ch), 0);
+    uint64_t fails = srv->stats.auth_failures;
+
+    /* base64("CP-AUTH:pa:ss word"): the password may hold a colon, the user may not. */
+    assert_int_equal(admin_charger_auth(srv, "CP-AUTH", "Basic Q1AtQVVUSDpwYTpzcyB3b3Jk"), 0);
+    assert_int_equal(admin_charger_auth(srv, "CP-AUTH", "basic  Q1AtQVVUSDpwYTpzcyB3b3Jk"), 0);
+    const char *bad[] = {
+        NULL,
+        "",
+        "Bearer Q1AtQVVUSDpwYTpzcyB3b3Jk",
+        "Basic Q1AtQVVUSDpwYTpzcyB3b3JL",     /* one character of the password differs */
+        "Basic T1RIRVI6cGE6c3Mgd29yZA==",     /* OTHER:pa:ss word — someone else's id */
+        "Basic Q1AtQVVUSA==",                 /* CP-AUTH, no colon */
+        "Basic !!!!",
+        "Basic Q1AtQVVUSDpwYTpzcyB3b3Jk=",    /* not a multiple of 4 */
+        "Basic Q1AtQVVUSDoAcGFzcw==",         /* CP-AUTH:\0pass — an embedded NUL */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(admin_charger_auth(srv, "CP-AUTH", bad[i]), OD_EINVAL);
+    assert_int_equal(srv->stats.auth_failures, fails + sizeof bad / sizeof *bad);
+    /* No stored password (or no row at all): no credentials needed. */
+    assert_int_equal(admin_charger_auth(srv, "CP-FREE", NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +348,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_admin__events_published_after_commit_only, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_admin__charger_basic_auth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin__replay_is_paced_and_joins_live, setup,
                                         teardown),
     };
