@@ -501,7 +501,7 @@ struct admin_avail_ctx {
 static int admin_avail_cb(const struct store_connector *c, void *ctx)
 {
     struct admin_avail_ctx *a = ctx;
-    if (a->connector_id && c->connector_id != a->connector_id) return 0;
+    if (a->connector_id && c->evse_id != a->connector_id) return 0; /* 1.6: evse == connector */
     struct store_connector copy = *c;
     snprintf(copy.availability, sizeof copy.availability, "%s", a->type);
     copy.updated_ms = od_now_ms();
@@ -572,13 +572,16 @@ static void admin_apply_effects(struct admin_call_ctx *cc, const json_t *result)
                            text, "ReadOnly");
         return;
     }
-    if (strcmp(cc->action, "ChangeAvailability") == 0 && status &&
-        strcmp(status, "Accepted") == 0) {
-        admin_effect_availability(
-            cc->srv, cc->charger_id,
-            (int)json_integer_value(json_object_get(cc->payload, "connectorId")),
-            json_string_value(json_object_get(cc->payload, "type")));
-        CLOG_INFO(cc->charger_id, "availability changed by an operator");
+    if (strcmp(cc->action, "ChangeAvailability") == 0 && accepted) {
+        /* 1.6: {connectorId, type}; 2.0.1: {operationalStatus, evse?: {id}} (no EVSE = all). */
+        const char *type = json_string_value(json_object_get(cc->payload, "type"));
+        json_t *where = json_object_get(cc->payload, "connectorId");
+        if (!type) {
+            type = json_string_value(json_object_get(cc->payload, "operationalStatus"));
+            where = json_object_get(json_object_get(cc->payload, "evse"), "id");
+        }
+        admin_effect_availability(cc->srv, cc->charger_id, (int)json_integer_value(where), type);
+        CLOG_INFO(cc->charger_id, "availability changed by an operator to=%s", type ? type : "?");
     }
 }
 
@@ -589,11 +592,13 @@ static void admin_call_failed(struct admin_req *req, const char *charger_id,
     switch (out->status) {
     case CALL_ERROR:
         admin_req_error(req, ADMIN_E_CALLERROR,
-                        json_pack("{s:s, s:s, s:O}", "ocppErrorCode",
+                        json_pack("{s:s, s:s, s:o}", "ocppErrorCode",
                                   out->error_code ? out->error_code : "",
                                   "errorDescription",
                                   out->error_description ? out->error_description : "",
-                                  "errorDetails", out->payload ? out->payload : json_object()),
+                                  "errorDetails",
+                                  out->payload ? json_incref((json_t *)out->payload)
+                                               : json_object()),
                         "the charger answered with a CALLERROR");
         return;
     case CALL_TIMEOUT:

@@ -49,6 +49,19 @@ async def test(h):
     await answer_call(cp, "Reset", {"status": "Scheduled"})
     check(await task == {"result": {"status": "Scheduled"}}, "2.0.1 Reset")
 
+    task = asyncio.ensure_future(a.call("ocpp.call", {
+        "chargerId": CP, "action": "ChangeAvailability",
+        "payload": {"operationalStatus": "Inoperative", "evse": {"id": 1}}}))
+    await answer_call(cp, "ChangeAvailability", {"status": "Accepted"})
+    await task
+    c = await a.call("chargers.get", {"chargerId": CP})
+    check([x["availability"] for x in c["connectors"]] == ["Inoperative"], f"2.0.1 avail {c}")
+    task = asyncio.ensure_future(a.call("ocpp.call", {
+        "chargerId": CP, "action": "ChangeAvailability",
+        "payload": {"operationalStatus": "Operative"}}))
+    await answer_call(cp, "ChangeAvailability", {"status": "Accepted"})
+    await task
+
     # charging.start: RequestStartTransaction, then the TransactionEvent that starts it.
     task = asyncio.ensure_future(a.call("charging.start", {"chargerId": CP, "connectorId": 1,
                                                            "idTag": TAG, "waitMs": 10000},
