@@ -203,6 +203,17 @@ async def test(h):
     await a.close()
     await srv.stop()
 
+    # --no-auto-register: only chargers an operator registered are Accepted at boot.
+    srv2 = await h.server(args=["--no-auto-register"], name="ocppd-closed")
+    a2 = await harness.Admin.connect(srv2)
+    res = await harness.run_sim(h, srv2, "ADMIN-RPC-NEW", "--script", "boot", expect_ok=False)
+    check(res.summary["registration"] == "Rejected", f"unregistered boot: {res.summary}")
+    await a2.call("chargers.register", {"chargerId": "ADMIN-RPC-NEW"})
+    res = await harness.run_sim(h, srv2, "ADMIN-RPC-NEW", "--script", "boot")
+    check(res.summary["registration"] == "Accepted", f"registered boot: {res.summary}")
+    await a2.close()
+    await srv2.stop()
+
 
 def _has(a, rid):
     async def f():
