@@ -456,6 +456,21 @@ static int admin_meter_cb(const struct store_meter_value *mv, void *ctx)
     return 0;
 }
 
+/* New reference: series thinned to at most ADMIN_SERIES_MAX points, evenly spaced and always
+ * keeping the last. A day at 1 Hz would otherwise exceed the session's outbound cap. */
+#define ADMIN_SERIES_MAX 2000
+static json_t *admin_series_thin(json_t *series, bool *thinned)
+{
+    size_t n = json_array_size(series);
+    if (n <= ADMIN_SERIES_MAX) return series;
+    *thinned = true;
+    json_t *out = json_array();
+    for (size_t i = 0; i < ADMIN_SERIES_MAX; i++)
+        json_array_append(out, json_array_get(series, i * (n - 1) / (ADMIN_SERIES_MAX - 1)));
+    json_decref(series);
+    return out;
+}
+
 static void admin_m_transactions_get(struct admin_req *req, json_t *params)
 {
     struct server *srv = admin_req_server(req);
@@ -475,9 +490,13 @@ static void admin_m_transactions_get(struct admin_req *req, json_t *params)
     json_t *out = admin_tx_json(&tx);
     json_object_set_new(out, "lastPowerW", admin_num_or_null(tx.has_power, tx.last_power_w));
     json_object_set_new(out, "lastSoc", admin_num_or_null(tx.has_soc, tx.last_soc));
+    bool thinned = false;
+    s.energy = admin_series_thin(s.energy, &thinned);
+    s.power = admin_series_thin(s.power, &thinned);
+    s.soc = admin_series_thin(s.soc, &thinned);
     json_object_set_new(out, "meterValues",
-                        json_pack("{s:o, s:o, s:o}", "energyWh", s.energy, "powerW", s.power,
-                                  "socPercent", s.soc));
+                        json_pack("{s:o, s:o, s:o, s:b}", "energyWh", s.energy, "powerW", s.power,
+                                  "socPercent", s.soc, "thinned", thinned));
     admin_req_result(req, out);
 }
 

@@ -101,7 +101,8 @@ async def test(h):
         tx = await a.call("transactions.get", {"id": txid})
         return tx if tx["meterValues"]["energyWh"] else None
     tx = await harness.wait_until(has_meter, "meter values on the remote session")
-    check(set(tx["meterValues"]) == {"energyWh", "powerW", "socPercent"}, f"series {tx}")
+    check(set(tx["meterValues"]) == {"energyWh", "powerW", "socPercent", "thinned"} and
+          tx["meterValues"]["thinned"] is False, f"series {tx}")
 
     r = await a.call("charging.stop", {"transactionId": txid}, timeout=15)
     check(r == {"status": "Accepted"}, f"stop {r}")

@@ -333,6 +333,42 @@ static void test_admin__charger_basic_auth(void **state)
     assert_int_equal(admin_charger_auth(srv, "CP-FREE", NULL), 0);
 }
 
+static void test_admin__meter_series_thinned(void **state)
+{
+    struct admin_fx *x = *state;
+    struct store *st = x->f->srv.store;
+    struct store_tx tx;
+    memset(&tx, 0, sizeof tx);
+    snprintf(tx.charger_id, sizeof tx.charger_id, "CP1");
+    tx.evse_id = tx.connector_id = 1;
+    tx.start_ms = 1000;
+    tx.active = true;
+    assert_int_equal(store_tx_insert(st, &tx), 0);
+    enum { N = 4999 };
+    for (int i = 0; i < N; i++) {
+        char raw[16];
+        snprintf(raw, sizeof raw, "%d", i);
+        struct store_meter_value mv = {.tx_id = tx.id, .charger_id = "CP1", .evse_id = 1,
+                                       .connector_id = 1, .timestamp_ms = 1000 + i,
+                                       .measurand = "Energy.Active.Import.Register",
+                                       .unit = "Wh", .raw_value = raw, .has_value = true,
+                                       .value = i, .norm_unit = "Wh"};
+        assert_int_equal(store_meter_insert(st, &mv), 0);
+    }
+    char req[128];
+    snprintf(req, sizeof req,
+             "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"transactions.get\","
+             "\"params\":{\"id\":%lld}}", (long long)tx.id);
+    json_t *a = rpc(x, req);
+    json_t *mvs = json_object_get(json_object_get(a, "result"), "meterValues");
+    json_t *e = json_object_get(mvs, "energyWh");
+    assert_true(json_is_true(json_object_get(mvs, "thinned")));
+    assert_int_equal(json_array_size(e), 2000);
+    assert_int_equal(json_real_value(json_object_get(json_array_get(e, 0), "value")), 0);
+    assert_int_equal(json_real_value(json_object_get(json_array_get(e, 1999), "value")), N - 1);
+    json_decref(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +385,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_admin__events_published_after_commit_only, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_admin__charger_basic_auth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin__meter_series_thinned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin__replay_is_paced_and_joins_live, setup,
                                         teardown),
     };
