@@ -356,7 +356,9 @@ void admin_shutdown(struct server *srv)
 int admin_session_send(struct admin_session *s, const char *text, size_t len)
 {
     if (s->closing || s->gone) return OD_ECLOSED;
-    if (s->outq_bytes + len > ADMIN_OUTQ_MAX_BYTES) {
+    /* The cap bounds a backlog, not one answer: a large chargers.list into an empty queue is
+     * allowed (its size is the server's own doing), anything queued behind it counts. */
+    if (s->outq_bytes > 0 && s->outq_bytes + len > ADMIN_OUTQ_MAX_BYTES) {
         /* Buffering without limit would let one idle dashboard tab eat the server's memory. */
         s->srv->stats.admin_sessions_dropped++;
         LOG_WARN("admin session too slow, dropping peer=%s queued_bytes=%zu", s->peer,
