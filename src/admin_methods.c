@@ -11,6 +11,7 @@
 
 #include "call.h"
 #include "conn.h"
+#include "events.h"
 #include "log.h"
 #include "mem.h"
 #include "od.h"
@@ -605,11 +606,19 @@ static void admin_apply_effects(struct admin_call_ctx *cc, const json_t *result)
 }
 
 /* Completes req from a call outcome other than a result. */
-static void admin_call_failed(struct admin_req *req, const char *charger_id,
+static void admin_call_failed(struct admin_req *req, const char *charger_id, const char *action,
                               const struct call_outcome *out)
 {
     switch (out->status) {
-    case CALL_ERROR:
+    case CALL_ERROR: {
+        /* Every CSMS-initiated call goes through here, so this is where a charger's CALLERROR
+         * becomes an event (stored with the batch, published after its commit). */
+        json_t *ev = json_pack("{s:s, s:s, s:s, s:s}", "direction", "fromCharger", "action",
+                               action, "errorCode", out->error_code ? out->error_code : "",
+                               "errorDescription",
+                               out->error_description ? out->error_description : "");
+        event_emit(admin_req_server(req), "ocpp.callerror", charger_id, ev);
+        json_decref(ev);
         admin_req_error(req, ADMIN_E_CALLERROR,
                         json_pack("{s:s, s:s, s:o}", "ocppErrorCode",
                                   out->error_code ? out->error_code : "",
@@ -620,6 +629,7 @@ static void admin_call_failed(struct admin_req *req, const char *charger_id,
                                                : json_object()),
                         "the charger answered with a CALLERROR");
         return;
+    }
     case CALL_TIMEOUT:
         admin_req_error(req, ADMIN_E_TIMEOUT, NULL, "charger %s did not answer in time",
                         charger_id);
@@ -638,7 +648,7 @@ static void admin_ocpp_call_done_cb(void *ctx, const struct call_outcome *out)
         admin_apply_effects(cc, out->payload);
         admin_req_result(cc->req, json_pack("{s:O}", "result", out->payload));
     } else {
-        admin_call_failed(cc->req, cc->charger_id, out);
+        admin_call_failed(cc->req, cc->charger_id, cc->action, out);
     }
     json_decref(cc->payload);
     free(cc);
@@ -701,6 +711,7 @@ struct admin_waiter {
     struct admin_req *req; /* NULL once answered */
     char charger_id[49];
     int connector_id;      /* 1.6 connector / 2.0.1 EVSE the start names; 0 = any */
+    char action[32];       /* RemoteStartTransaction | RequestStartTransaction */
     char id_tag[21];
     int wait_ms;
     bool accepted;         /* the charger answered Accepted; now waiting for the start */
@@ -739,7 +750,7 @@ static void admin_start_done_cb(void *ctx, const struct call_outcome *out)
 {
     struct admin_waiter *w = ctx;
     if (out->status != CALL_RESULT) {
-        admin_call_failed(w->req, w->charger_id, out);
+        admin_call_failed(w->req, w->charger_id, w->action, out);
         w->req = NULL;
         admin_waiter_finish(w, NULL);
         return;
@@ -815,11 +826,11 @@ static void admin_m_charging_start(struct admin_req *req, json_t *params)
         if (w->connector_id)
             json_object_set_new(payload, "connectorId", json_integer(w->connector_id));
     }
+    snprintf(w->action, sizeof w->action, "%s",
+             v201 ? "RequestStartTransaction" : "RemoteStartTransaction");
     w->next = srv->admin_waiters;
     srv->admin_waiters = w;
-    if (admin_send_call(req, w->charger_id,
-                        v201 ? "RequestStartTransaction" : "RemoteStartTransaction", payload, 0,
-                        admin_start_done_cb, w) != 0) {
+    if (admin_send_call(req, w->charger_id, w->action, payload, 0, admin_start_done_cb, w) != 0) {
         w->req = NULL; /* answered by admin_send_call */
         admin_waiter_finish(w, NULL);
     }
@@ -829,6 +840,7 @@ static void admin_m_charging_start(struct admin_req *req, json_t *params)
 struct admin_stop_ctx {
     struct admin_req *req;
     char charger_id[49];
+    char action[32];
 };
 
 static void admin_stop_done_cb(void *ctx, const struct call_outcome *out)
@@ -838,7 +850,7 @@ static void admin_stop_done_cb(void *ctx, const struct call_outcome *out)
         const char *status = json_string_value(json_object_get(out->payload, "status"));
         admin_req_result(sc->req, json_pack("{s:s}", "status", status ? status : "Rejected"));
     } else {
-        admin_call_failed(sc->req, sc->charger_id, out);
+        admin_call_failed(sc->req, sc->charger_id, sc->action, out);
     }
     free(sc);
 }
@@ -865,9 +877,9 @@ static void admin_m_charging_stop(struct admin_req *req, json_t *params)
     bool v201 = tx.ext_id[0] != '\0';
     json_t *payload = v201 ? json_pack("{s:s}", "transactionId", tx.ext_id)
                            : json_pack("{s:I}", "transactionId", (json_int_t)id);
-    if (admin_send_call(req, sc->charger_id,
-                        v201 ? "RequestStopTransaction" : "RemoteStopTransaction", payload, 0,
-                        admin_stop_done_cb, sc) != 0)
+    snprintf(sc->action, sizeof sc->action, "%s",
+             v201 ? "RequestStopTransaction" : "RemoteStopTransaction");
+    if (admin_send_call(req, sc->charger_id, sc->action, payload, 0, admin_stop_done_cb, sc) != 0)
         free(sc);
     json_decref(payload);
 }

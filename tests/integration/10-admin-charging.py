@@ -21,6 +21,7 @@ async def test(h):
                                   "--reply", "ClearCache=error:NotSupported",
                                   "--reply", "GetLocalListVersion=none", timeout=60)
     a = await harness.Admin.connect(srv)
+    await a.call("events.subscribe", {"types": ["ocpp.callerror"]})
 
     async def ready():
         r = await a.request("chargers.get", {"chargerId": CP})
@@ -69,6 +70,11 @@ async def test(h):
                                 "payload": {"type": "Soft"}}, -32011)
     err = await a.error("ocpp.call", {"chargerId": CP, "action": "ClearCache", "payload": {}},
                         -32010)
+    async def callerror_event():
+        return [n["params"] for n in a.notifications if n["params"]["type"] == "ocpp.callerror"]
+    ev = (await harness.wait_until(callerror_event, "an ocpp.callerror event"))[0]
+    check(ev["chargerId"] == CP and ev["data"]["action"] == "ClearCache" and
+          ev["data"]["errorCode"] == "NotSupported", f"ocpp.callerror event {ev}")
     check(err["data"]["ocppErrorCode"] == "NotSupported" and "errorDescription" in err["data"]
           and isinstance(err["data"]["errorDetails"], dict), f"CALLERROR data {err}")
     await a.error("ocpp.call", {"chargerId": CP, "action": "GetLocalListVersion", "payload": {},
