@@ -108,7 +108,7 @@ static void admin_metrics(struct server *srv, struct admin_response *out)
                "# TYPE ocppd_admin_sessions gauge\nocppd_admin_sessions %zu\n"
                "# HELP ocppd_event_subscribers Admin sessions following events.\n"
                "# TYPE ocppd_event_subscribers gauge\nocppd_event_subscribers %zu\n",
-            srv->nadmin, srv->nsubscribers);
+            srv->nadmin, srv->nsubscribers - admin__waiters_listening(srv));
     fclose(f);
     out->status = 200;
     out->content_type = "text/plain; version=0.0.4";

@@ -119,9 +119,10 @@ void admin_rpc_handle(struct admin_session *s, const char *text, size_t len);
 void admin_publish_event(struct server *srv, int64_t seq, int64_t time_ms, const char *type,
                          const char *charger_id, const char *data_json);
 
-/* A transaction was started (called by tx.c after storing it): wakes the charging.start waiter
- * for that charger, idTag and EVSE (1.6: the connector). id_tag may be NULL (a 2.0.1 session
- * started before authorization): it then matches no waiter. */
+/* A transaction was started (called by tx.c after storing it): wakes the 1.6 charging.start
+ * waiter for that charger, idTag and connector. id_tag may be NULL: it then matches no waiter.
+ * A 2.0.1 waiter is matched by its remoteStartId instead, from the committed
+ * transaction.remoteStarted event (admin_publish_event). */
 void admin_on_tx_started(struct server *srv, const char *charger_id, int evse_id,
                          const char *id_tag, int64_t tx_id);
 

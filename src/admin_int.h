@@ -76,5 +76,7 @@ void admin__sub_free(struct admin_session *s);
 /* Answers every charging.start still waiting (server shutdown: their timers must not hold the
  * loop). */
 void admin__waiters_cancel(struct server *srv);
+/* How many of srv->nsubscribers are charging.start waiters rather than sessions. */
+size_t admin__waiters_listening(const struct server *srv);
 
 #endif

@@ -92,6 +92,11 @@ static const struct admin_param admin_p_events_subscribe[] = {
 #define admin_p_stations_get NULL
 #define admin_p_stations_delete NULL
 #define admin_p_stations_search NULL
+static const struct admin_param admin_p_devicemodel_get[] = {
+    P_CHARGER_ID,
+    {"component", ADMIN_P_STRING, false, 1, 50, NULL},
+    {"variable", ADMIN_P_STRING, false, 1, 50, NULL},
+    P_END};
 static const struct admin_param admin_p_charging_stop[] = {
     {"transactionId", ADMIN_P_INT, true, 1, 2147483647, NULL}, P_END};
 
@@ -190,6 +195,136 @@ static int admin_listver_cb(const struct store_dm_var *v, void *ctx)
     return 1;
 }
 
+/* ---- device model (2.0.1; 1.6 configuration lives there under ADMIN_CFG_COMPONENT) --------- */
+
+/* New reference: the attribute part of a stored row. */
+static json_t *admin_dm_attr_json(const struct store_dm_var *v)
+{
+    json_t *a = json_pack("{s:s, s:o, s:o, s:b, s:b, s:o}", "type", v->attr_type, "value",
+                          v->has_value ? json_string(v->value) : json_null(), "mutability",
+                          admin_str_or_null(v->mutability), "persistent", v->persistent,
+                          "constant", v->constant, "updatedAt",
+                          admin_time_or_null(v->updated_ms));
+    json_t *ch = json_object();
+    if (v->data_type[0]) json_object_set_new(ch, "dataType", json_string(v->data_type));
+    if (v->unit[0]) json_object_set_new(ch, "unit", json_string(v->unit));
+    if (v->has_min) json_object_set_new(ch, "minLimit", json_real(v->min_limit));
+    if (v->has_max) json_object_set_new(ch, "maxLimit", json_real(v->max_limit));
+    if (v->values_list[0]) json_object_set_new(ch, "valuesList", json_string(v->values_list));
+    if (json_object_size(ch)) {
+        json_object_set_new(ch, "supportsMonitoring", json_boolean(v->supports_monitoring));
+        json_object_set_new(a, "characteristics", ch);
+    } else {
+        json_decref(ch);
+    }
+    return a;
+}
+
+/* True if a and b name the same variable (everything of the key but the attribute type). */
+static bool admin_dm_same_var(const struct store_dm_var *a, const struct store_dm_var *b)
+{
+    return strcmp(a->component, b->component) == 0 &&
+           strcmp(a->component_instance, b->component_instance) == 0 &&
+           a->evse_id == b->evse_id && a->connector_id == b->connector_id &&
+           strcmp(a->variable, b->variable) == 0 &&
+           strcmp(a->variable_instance, b->variable_instance) == 0;
+}
+
+struct admin_dm_list_ctx {
+    json_t *arr;
+    json_t *cur_attrs;         /* attributes of the last variable appended (borrowed) */
+    struct store_dm_var *last; /* its key */
+};
+
+/* Rows come ordered by key, so a variable's attributes are consecutive: one entry each. */
+static int admin_dm_list_cb(const struct store_dm_var *v, void *ctx)
+{
+    struct admin_dm_list_ctx *l = ctx;
+    if (!l->cur_attrs || !admin_dm_same_var(l->last, v)) {
+        json_t *comp = json_pack("{s:s}", "name", v->component);
+        if (v->component_instance[0])
+            json_object_set_new(comp, "instance", json_string(v->component_instance));
+        if (v->evse_id) {
+            json_t *evse = json_pack("{s:i}", "id", v->evse_id);
+            if (v->connector_id)
+                json_object_set_new(evse, "connectorId", json_integer(v->connector_id));
+            json_object_set_new(comp, "evse", evse);
+        }
+        json_t *var = json_pack("{s:s}", "name", v->variable);
+        if (v->variable_instance[0])
+            json_object_set_new(var, "instance", json_string(v->variable_instance));
+        l->cur_attrs = json_array();
+        json_array_append_new(l->arr, json_pack("{s:o, s:o, s:o}", "component", comp,
+                                                "variable", var, "attributes", l->cur_attrs));
+        *l->last = *v;
+    }
+    json_array_append_new(l->cur_attrs, admin_dm_attr_json(v));
+    return 0;
+}
+
+struct admin_dm_sum_ctx {
+    int64_t attributes, variables, components;
+    int64_t last_ms;
+    struct store_dm_var *last;
+    bool any;
+};
+
+static int admin_dm_sum_cb(const struct store_dm_var *v, void *ctx)
+{
+    struct admin_dm_sum_ctx *s = ctx;
+    s->attributes++;
+    if (!s->any || strcmp(s->last->component, v->component) != 0 ||
+        strcmp(s->last->component_instance, v->component_instance) != 0 ||
+        s->last->evse_id != v->evse_id || s->last->connector_id != v->connector_id) {
+        s->components++;
+        s->variables++;
+    } else if (!admin_dm_same_var(s->last, v)) {
+        s->variables++;
+    }
+    if (v->updated_ms > s->last_ms) s->last_ms = v->updated_ms;
+    *s->last = *v;
+    s->any = true;
+    return 0;
+}
+
+/* New reference: counts of the charger's stored device model (components by name, instance and
+ * EVSE; variables; attributes) and its latest change, or NULL if unreadable. */
+static json_t *admin_dm_summary(struct server *srv, const char *charger_id)
+{
+    struct admin_dm_sum_ctx s = {0};
+    s.last = xcalloc(1, sizeof *s.last);
+    int rc = store_dm_var_foreach(srv->store, charger_id, NULL, NULL, admin_dm_sum_cb, &s);
+    free(s.last);
+    if (rc) return NULL;
+    return json_pack("{s:I, s:I, s:I, s:o}", "components", (json_int_t)s.components,
+                     "variables", (json_int_t)s.variables, "attributes",
+                     (json_int_t)s.attributes, "lastUpdatedAt", admin_time_or_null(s.last_ms));
+}
+
+static void admin_m_devicemodel_get(struct admin_req *req, json_t *params)
+{
+    struct server *srv = admin_req_server(req);
+    const char *id = admin_pstr(params, "chargerId");
+    struct store_charger ch;
+    int rc = store_charger_get(srv->store, id, &ch);
+    if (rc == OD_ENOTFOUND) {
+        admin_req_error(req, ADMIN_E_NOT_FOUND, NULL, "no charger %s", id);
+        return;
+    }
+    struct admin_dm_list_ctx l = {json_array(), NULL, xcalloc(1, sizeof *l.last)};
+    if (rc == 0)
+        rc = store_dm_var_foreach(srv->store, id, admin_pstr(params, "component"),
+                                  admin_pstr(params, "variable"), admin_dm_list_cb, &l);
+    free(l.last);
+    if (rc) {
+        json_decref(l.arr);
+        admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not read the store");
+        return;
+    }
+    admin_req_result(req, json_pack("{s:s, s:o, s:o}", "chargerId", id, "protocol",
+                                    admin_str_or_null(ch.protocol), "variables", l.arr));
+}
+
 static void admin_m_chargers_get(struct admin_req *req, json_t *params)
 {
     struct server *srv = admin_req_server(req);
@@ -213,6 +348,10 @@ static void admin_m_chargers_get(struct admin_req *req, json_t *params)
     store_dm_var_foreach(srv->store, id, ADMIN_LIST_COMPONENT, ADMIN_LIST_VARIABLE,
                          admin_listver_cb, &ver);
     json_object_set_new(out, "localListVersion", ver >= 0 ? json_integer(ver) : json_null());
+    if (strcmp(ch.protocol, "ocpp2.0.1") == 0) {
+        json_t *sum = admin_dm_summary(srv, id);
+        json_object_set_new(out, "deviceModel", sum ? sum : json_null());
+    }
     admin_req_result(req, out);
 }
 
@@ -558,6 +697,120 @@ static void admin_remember_var(struct server *srv, const char *charger_id, const
     free(v);
 }
 
+/* ---- 2.0.1 SetVariables / GetVariables into the device model ---- */
+
+struct admin_dm_find_ctx {
+    const struct store_dm_var *key;
+    struct store_dm_var *found;
+    bool hit;
+};
+
+static int admin_dm_find_cb(const struct store_dm_var *v, void *ctx)
+{
+    struct admin_dm_find_ctx *f = ctx;
+    if (!admin_dm_same_var(f->key, v) || strcmp(f->key->attr_type, v->attr_type) != 0) return 0;
+    *f->found = *v;
+    f->hit = true;
+    return 1;
+}
+
+/* Fills v's key from a 2.0.1 ComponentType, VariableType and attributeType (default Actual). */
+static void admin_dm_key(struct store_dm_var *v, const json_t *comp, const json_t *var,
+                         const char *type)
+{
+    const json_t *evse = json_object_get(comp, "evse");
+    const char *ci = json_string_value(json_object_get(comp, "instance"));
+    const char *vi = json_string_value(json_object_get(var, "instance"));
+    snprintf(v->component, sizeof v->component, "%s",
+             json_string_value(json_object_get(comp, "name")));
+    snprintf(v->component_instance, sizeof v->component_instance, "%s", ci ? ci : "");
+    v->evse_id = (int)json_integer_value(json_object_get(evse, "id"));
+    v->connector_id = (int)json_integer_value(json_object_get(evse, "connectorId"));
+    snprintf(v->variable, sizeof v->variable, "%s",
+             json_string_value(json_object_get(var, "name")));
+    snprintf(v->variable_instance, sizeof v->variable_instance, "%s", vi ? vi : "");
+    snprintf(v->attr_type, sizeof v->attr_type, "%s", type ? type : "Actual");
+}
+
+/* Stores value as the attribute comp/var/type of the charger, keeping what a report said about
+ * it (mutability, characteristics). value NULL: the charger has no value for it. */
+static int admin_dm_store_value(struct server *srv, const char *charger_id, const json_t *comp,
+                                const json_t *var, const char *type, const char *value)
+{
+    if (!json_is_string(json_object_get(comp, "name")) ||
+        !json_is_string(json_object_get(var, "name")))
+        return OD_EINVAL;
+    int rc = server_batch(srv);
+    if (rc) return rc;
+    struct store_dm_var *key = xcalloc(1, sizeof *key);
+    struct store_dm_var *v = xcalloc(1, sizeof *v);
+    admin_dm_key(key, comp, var, type);
+    struct admin_dm_find_ctx f = {key, v, false};
+    rc = store_dm_var_foreach(srv->store, charger_id, key->component, key->variable,
+                              admin_dm_find_cb, &f);
+    if (rc == 0 || f.hit) {
+        if (!f.hit) *v = *key;
+        snprintf(v->charger_id, sizeof v->charger_id, "%s", charger_id);
+        v->has_value = value != NULL;
+        snprintf(v->value, sizeof v->value, "%s", value ? value : "");
+        v->updated_ms = od_now_ms();
+        rc = store_dm_var_put(srv->store, v);
+    }
+    if (rc) CLOG_WARN(charger_id, "could not remember %s.%s", key->component, key->variable);
+    free(key);
+    free(v);
+    return rc;
+}
+
+/* True if a and b (ComponentType or VariableType objects) are the same. */
+static bool admin_json_same(const json_t *a, const json_t *b)
+{
+    return json_equal((json_t *)a, (json_t *)b) != 0;
+}
+
+/* The attributeValue the SetVariables request asked for comp/var/type, or NULL. */
+static const char *admin_set_value_for(const json_t *request, const json_t *comp,
+                                       const json_t *var, const char *type)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(request, "setVariableData"), i, d) {
+        const char *t = json_string_value(json_object_get(d, "attributeType"));
+        if (strcmp(t ? t : "Actual", type ? type : "Actual") == 0 &&
+            admin_json_same(json_object_get(d, "component"), comp) &&
+            admin_json_same(json_object_get(d, "variable"), var))
+            return json_string_value(json_object_get(d, "attributeValue"));
+    }
+    return NULL;
+}
+
+/* 2.0.1: accepted SetVariables values and GetVariables answers go into the device model. */
+static void admin_effect_variables(struct admin_call_ctx *cc, const json_t *result, bool set)
+{
+    size_t i;
+    json_t *r;
+    int stored = 0;
+    json_array_foreach(json_object_get(result, set ? "setVariableResult" : "getVariableResult"),
+                       i, r) {
+        const char *st = json_string_value(json_object_get(r, "attributeStatus"));
+        if (!st || strcmp(st, "Accepted") != 0) continue;
+        const json_t *comp = json_object_get(r, "component");
+        const json_t *var = json_object_get(r, "variable");
+        const char *type = json_string_value(json_object_get(r, "attributeType"));
+        const char *value;
+        if (set) {
+            value = admin_set_value_for(cc->payload, comp, var, type);
+            if (!value) continue; /* a result for something we did not ask to set */
+        } else {
+            value = json_string_value(json_object_get(r, "attributeValue"));
+        }
+        if (admin_dm_store_value(cc->srv, cc->charger_id, comp, var, type, value) == 0) stored++;
+    }
+    if (stored)
+        CLOG_INFO(cc->charger_id, "%s: %d device model attribute(s) stored",
+                  set ? "SetVariables" : "GetVariables", stored);
+}
+
 /* Effects the server must remember once the charger accepted a call. */
 static void admin_apply_effects(struct admin_call_ctx *cc, const json_t *result)
 {
@@ -590,6 +843,10 @@ static void admin_apply_effects(struct admin_call_ctx *cc, const json_t *result)
         snprintf(text, sizeof text, "%lld", (long long)json_integer_value(ver));
         admin_remember_var(cc->srv, cc->charger_id, ADMIN_LIST_COMPONENT, ADMIN_LIST_VARIABLE,
                            text, "ReadOnly");
+        return;
+    }
+    if (strcmp(cc->action, "SetVariables") == 0 || strcmp(cc->action, "GetVariables") == 0) {
+        admin_effect_variables(cc, result, cc->action[0] == 'S');
         return;
     }
     if (strcmp(cc->action, "ChangeAvailability") == 0 && accepted) {
@@ -702,9 +959,10 @@ static void admin_m_ocpp_call(struct admin_req *req, json_t *params)
 
 /* ---- charging.start / charging.stop -------------------------------------------------------- */
 
-/* A charging.start waiting for the charger's answer and then for its StartTransaction. Listed
- * in srv->admin_waiters from the moment RemoteStart is sent, so a start that arrives before
- * the answer is not missed. Owned by that list; freed in the timer's close callback. */
+/* A charging.start waiting for the charger's answer and then for its StartTransaction (2.0.1:
+ * the TransactionEvent naming its remoteStartId). Listed in srv->admin_waiters from the moment
+ * the request is sent, so a start that arrives before the answer is not missed. Owned by that
+ * list; freed in the timer's close callback. */
 struct admin_waiter {
     struct admin_waiter *next;
     struct server *srv;
@@ -715,6 +973,9 @@ struct admin_waiter {
     char id_tag[21];
     int wait_ms;
     bool accepted;         /* the charger answered Accepted; now waiting for the start */
+    bool v201;             /* matched by remote_start_id, not by idTag */
+    bool listening;        /* counted in srv->nsubscribers (see admin_waiter_listen) */
+    int64_t remote_start_id;
     int64_t tx_id;         /* 0 until a matching transaction started */
     uv_timer_t timer;
 };
@@ -724,18 +985,43 @@ static void admin_waiter_closed_cb(uv_handle_t *h)
     free(h->data);
 }
 
+/* A 2.0.1 waiter learns its transaction from the committed transaction.remoteStarted event,
+ * and events.c keeps committed events for publishing only while someone subscribes: the waiter
+ * counts as one until it finishes (the metrics leave it out: admin__waiters_listening). */
+static void admin_waiter_listen(struct admin_waiter *w, bool on)
+{
+    if (w->listening == on) return;
+    w->listening = on;
+    if (on) w->srv->nsubscribers++;
+    else w->srv->nsubscribers--;
+}
+
+size_t admin__waiters_listening(const struct server *srv)
+{
+    size_t n = 0;
+    for (const struct admin_waiter *w = srv->admin_waiters; w; w = w->next)
+        n += w->listening;
+    return n;
+}
+
 static void admin_waiter_finish(struct admin_waiter *w, const char *status)
 {
     struct server *srv = w->srv;
+    admin_waiter_listen(w, false);
     for (struct admin_waiter **pp = &srv->admin_waiters; *pp; pp = &(*pp)->next) {
         if (*pp == w) {
             *pp = w->next;
             break;
         }
     }
-    if (w->req && status)
-        admin_req_result(w->req, json_pack("{s:s, s:o}", "status", status, "transactionId",
-                                           w->tx_id ? json_integer(w->tx_id) : json_null()));
+    if (w->req && status) {
+        json_t *res = json_pack("{s:s, s:o}", "status", status, "transactionId",
+                                w->tx_id ? json_integer(w->tx_id) : json_null());
+        /* The id a station's TransactionEvent will name (only an accepted start has one). */
+        if (w->v201 && strcmp(status, "Accepted") == 0)
+            json_object_set_new(res, "remoteStartId", json_integer(w->remote_start_id));
+        admin_req_result(w->req, res);
+    }
     w->req = NULL;
     uv_timer_stop(&w->timer);
     uv_close((uv_handle_t *)&w->timer, admin_waiter_closed_cb);
@@ -771,7 +1057,7 @@ void admin_on_tx_started(struct server *srv, const char *charger_id, int evse_id
     struct admin_waiter *w = srv->admin_waiters, *next;
     for (; w; w = next) {
         next = w->next;
-        if (w->tx_id || strcmp(w->charger_id, charger_id) != 0 ||
+        if (w->v201 || w->tx_id || strcmp(w->charger_id, charger_id) != 0 ||
             strcmp(w->id_tag, id_tag) != 0 || (w->connector_id && w->connector_id != evse_id))
             continue;
         w->tx_id = tx_id;
@@ -781,6 +1067,39 @@ void admin_on_tx_started(struct server *srv, const char *charger_id, int evse_id
     }
 }
 
+/* 2.0.1: the first TransactionEvent naming a remoteStartId (tx.c emits
+ * transaction.remoteStarted for it) wakes the charging.start that allocated that id, whether or
+ * not the event carried an idToken. Called with every committed event. */
+static void admin_on_remote_started(struct server *srv, const char *charger_id,
+                                    const char *data_json)
+{
+    if (!srv->admin_waiters || !charger_id) return;
+    json_t *data = json_loads(data_json, 0, NULL);
+    json_t *rsid = json_object_get(data, "remoteStartId");
+    json_t *txid = json_object_get(data, "transactionId");
+    if (json_is_integer(rsid) && json_is_integer(txid)) {
+        for (struct admin_waiter *w = srv->admin_waiters; w; w = w->next) {
+            if (!w->v201 || w->tx_id || w->remote_start_id != json_integer_value(rsid) ||
+                strcmp(w->charger_id, charger_id) != 0)
+                continue;
+            w->tx_id = json_integer_value(txid);
+            if (w->accepted) admin_waiter_finish(w, "Accepted");
+            break;
+        }
+    }
+    json_decref(data);
+}
+
+/* A remoteStartId not used before by this server process and unlikely to repeat one an
+ * earlier process handed out: seeded from the clock, then counted up (1..2^31-1). */
+static int64_t admin_next_remote_start_id(void)
+{
+    static int64_t last;
+    if (last == 0) last = (od_now_ms() / 1000) % 2000000000;
+    last = last % 2147483646 + 1;
+    return last;
+}
+
 void admin__waiters_cancel(struct server *srv)
 {
     while (srv->admin_waiters) {
@@ -788,6 +1107,7 @@ void admin__waiters_cancel(struct server *srv)
         if (w->accepted) {
             admin_waiter_finish(w, "Accepted");
         } else {
+            admin_waiter_listen(w, false);
             srv->admin_waiters = w->next;
             w->next = NULL;
             /* Its call completes (disconnect) later and finishes it; just unlist it here. */
@@ -814,12 +1134,13 @@ static void admin_m_charging_start(struct admin_req *req, json_t *params)
      * remote start (the charger echoes it in its TransactionEvent). */
     struct conn *c = conn_find(srv, w->charger_id);
     bool v201 = c && c->version == OCPP_V201;
-    static int64_t remote_start_id;
     json_t *payload;
     if (v201) {
+        w->v201 = true;
+        admin_waiter_listen(w, true);
+        w->remote_start_id = admin_next_remote_start_id();
         payload = json_pack("{s:{s:s, s:s}, s:I}", "idToken", "idToken", w->id_tag, "type",
-                            "Central", "remoteStartId",
-                            (json_int_t)(++remote_start_id % 2147483647));
+                            "Central", "remoteStartId", (json_int_t)w->remote_start_id);
         if (w->connector_id) json_object_set_new(payload, "evseId", json_integer(w->connector_id));
     } else {
         payload = json_pack("{s:s}", "idTag", w->id_tag);
@@ -937,6 +1258,8 @@ static char *admin_event_text(int64_t seq, int64_t time_ms, const char *type,
 void admin_publish_event(struct server *srv, int64_t seq, int64_t time_ms, const char *type,
                          const char *charger_id, const char *data_json)
 {
+    if (strcmp(type, "transaction.remoteStarted") == 0)
+        admin_on_remote_started(srv, charger_id, data_json);
     char *text = NULL; /* built once, for the first subscriber that wants it */
     struct admin_session *s = srv->admin_all, *next;
     for (; s; s = next) {

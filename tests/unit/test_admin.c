@@ -2,14 +2,16 @@
  * test_admin.c — unit tests of the admin JSON-RPC layer (src/admin_rpc.c, src/admin.c): the
  * method table, envelope errors, batches and notifications, the parameter checks, the session's
  * bounded outbound queue, the password hashing, and event delivery (after commit only; a paced
- * replay that joins the live stream without gap or duplicate). A socket-less admin session
- * (wsi NULL) on the shared fixture's server; answers are read from the session's queue.
+ * replay that joins the live stream without gap or duplicate), and devicemodel.get. A
+ * socket-less admin session (wsi NULL) on the shared fixture's server; answers are read from
+ * the session's queue.
  */
 #include "fixture.h"
 
 #include "admin_int.h"
 #include "events.h"
 #include "od.h"
+#include "store_devmodel.h"
 #include "ws.h"
 
 #include <setjmp.h>
@@ -369,6 +371,87 @@ static void test_admin__meter_series_thinned(void **state)
     json_decref(a);
 }
 
+static void dm_put(struct store *st, const char *comp, int evse, const char *var,
+                   const char *type, const char *value)
+{
+    struct store_dm_var *v = calloc(1, sizeof *v);
+    snprintf(v->charger_id, sizeof v->charger_id, "DM1");
+    snprintf(v->component, sizeof v->component, "%s", comp);
+    v->evse_id = evse;
+    snprintf(v->variable, sizeof v->variable, "%s", var);
+    snprintf(v->attr_type, sizeof v->attr_type, "%s", type);
+    v->has_value = true;
+    snprintf(v->value, sizeof v->value, "%s", value);
+    snprintf(v->mutability, sizeof v->mutability, "ReadWrite");
+    snprintf(v->unit, sizeof v->unit, "s");
+    v->updated_ms = 1700000000000;
+    assert_int_equal(store_dm_var_put(st, v), 0);
+    free(v);
+}
+
+/* devicemodel.get groups a variable's attributes, filters by name, and chargers.get of a
+ * 2.0.1 charger counts the same rows. */
+static void test_admin__devicemodel_get(void **state)
+{
+    struct admin_fx *x = *state;
+    struct store *st = x->f->srv.store;
+    struct store_charger ch;
+    memset(&ch, 0, sizeof ch);
+    snprintf(ch.id, sizeof ch.id, "DM1");
+    snprintf(ch.protocol, sizeof ch.protocol, "ocpp2.0.1");
+    assert_int_equal(store_charger_put(st, &ch), 0);
+    dm_put(st, "TxCtrlr", 0, "EVConnectionTimeOut", "Actual", "60");
+    dm_put(st, "TxCtrlr", 0, "EVConnectionTimeOut", "MaxSet", "600");
+    dm_put(st, "TxCtrlr", 0, "StopTxOnInvalidId", "Actual", "true");
+    dm_put(st, "EVSE", 1, "AvailabilityState", "Actual", "Available");
+    dm_put(st, "EVSE", 2, "AvailabilityState", "Actual", "Faulted");
+
+    json_t *a = rpc(x, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"devicemodel.get\","
+                       "\"params\":{\"chargerId\":\"DM1\"}}");
+    json_t *vars = json_object_get(json_object_get(a, "result"), "variables");
+    assert_int_equal(json_array_size(vars), 4);
+    json_t *v0 = json_array_get(vars, 0); /* ordered by component: EVSE 1 first */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(v0, "component"),
+                                                          "name")), "EVSE");
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(json_object_get(v0, "component"), "evse"), "id")), 1);
+    json_t *v2 = json_array_get(vars, 2);
+    json_t *attrs = json_object_get(v2, "attributes");
+    assert_int_equal(json_array_size(attrs), 2);
+    json_t *a0 = json_array_get(attrs, 0);
+    assert_string_equal(json_string_value(json_object_get(a0, "value")), "60");
+    assert_string_equal(json_string_value(json_object_get(a0, "mutability")), "ReadWrite");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(a0, "characteristics"), "unit")), "s");
+    json_decref(a);
+
+    a = rpc(x, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"devicemodel.get\",\"params\":"
+               "{\"chargerId\":\"DM1\",\"component\":\"TxCtrlr\","
+               "\"variable\":\"StopTxOnInvalidId\"}}");
+    vars = json_object_get(json_object_get(a, "result"), "variables");
+    assert_int_equal(json_array_size(vars), 1);
+    json_decref(a);
+
+    a = rpc(x, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"chargers.get\","
+               "\"params\":{\"chargerId\":\"DM1\"}}");
+    json_t *sum = json_object_get(json_object_get(a, "result"), "deviceModel");
+    assert_int_equal(json_integer_value(json_object_get(sum, "components")), 3);
+    assert_int_equal(json_integer_value(json_object_get(sum, "variables")), 4);
+    assert_int_equal(json_integer_value(json_object_get(sum, "attributes")), 5);
+    assert_true(json_is_string(json_object_get(sum, "lastUpdatedAt")));
+    json_decref(a);
+
+    a = rpc(x, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"devicemodel.get\","
+               "\"params\":{\"chargerId\":\"NOBODY\"}}");
+    assert_int_equal(err_code(a), ADMIN_E_NOT_FOUND);
+    json_decref(a);
+    a = rpc(x, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"devicemodel.get\","
+               "\"params\":{\"chargerId\":\"DM1\",\"component\":\"\"}}");
+    assert_int_equal(err_code(a), ADMIN_E_PARAMS);
+    assert_non_null(strstr(err_msg(a), "component"));
+    json_decref(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -386,6 +469,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_admin__charger_basic_auth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin__meter_series_thinned, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin__devicemodel_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin__replay_is_paced_and_joins_live, setup,
                                         teardown),
     };
