@@ -25,6 +25,7 @@ static void dispatch_reply_error(struct conn *c, const char *id, const struct oc
     size_t len;
     char *block = rpc_build_error(WS_HEADROOM, c->version, id, err, &len);
     c->srv->stats.callerrors_out++;
+    if ((unsigned)err->code < OCPP_ERR__COUNT) c->srv->stats.callerrors_by_code[err->code]++;
     /* Through the commit queue too, so replies leave in the order their CALLs came in. */
     server_reply_after_commit(c->srv, c, block, len, id, false);
 }
@@ -72,6 +73,8 @@ static void dispatch_call(struct conn *c, const struct rpc_msg *msg)
     struct ocpp_error err;
     memset(&err, 0, sizeof err);
     srv->stats.calls_in++;
+    metrics_count(&srv->stats.calls_in_by_action,
+                  ocpp_action_known(c->version, msg->action) ? msg->action : "unknown");
 
     const struct ocpp_handler *h = c->version == OCPP_V201 ? v201_handler_find(msg->action)
                                                             : v16_handler_find(msg->action);

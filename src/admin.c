@@ -82,7 +82,33 @@ static void admin_metrics(struct server *srv, struct admin_response *out)
     COUNTER("ocppd_commit_failures_total", "Store batches that failed to commit.",
             st->commit_failures);
 #undef COUNTER
+    fprintf(f, "# HELP ocppd_calls_in_by_action_total CALLs received from chargers, by action.\n"
+               "# TYPE ocppd_calls_in_by_action_total counter\n");
+    metrics_write(f, "ocppd_calls_in_by_action_total", "action", &st->calls_in_by_action);
+    fprintf(f, "# HELP ocppd_calls_out_by_action_total CALLs sent to chargers, by action.\n"
+               "# TYPE ocppd_calls_out_by_action_total counter\n");
+    metrics_write(f, "ocppd_calls_out_by_action_total", "action", &st->calls_out_by_action);
+    fprintf(f, "# HELP ocppd_callerrors_out_by_code_total CALLERRORs sent to chargers, by cause "
+               "(2.0.1 spelling).\n# TYPE ocppd_callerrors_out_by_code_total counter\n");
+    for (int e = 0; e < OCPP_ERR__COUNT; e++)
+        if (st->callerrors_by_code[e])
+            fprintf(f, "ocppd_callerrors_out_by_code_total{code=\"%s\"} %llu\n",
+                    ocpp_errcode_name((enum ocpp_errcode)e, OCPP_V201),
+                    (unsigned long long)st->callerrors_by_code[e]);
     static const double bounds[] = SERVER_COMMIT_BUCKETS_S;
+    fprintf(f, "# HELP ocppd_call_seconds Round trip of CSMS-initiated calls that were answered.\n"
+               "# TYPE ocppd_call_seconds histogram\n");
+    uint64_t ccum = 0;
+    for (size_t b = 0; b < sizeof bounds / sizeof *bounds; b++) {
+        ccum += st->call_latency[b];
+        fprintf(f, "ocppd_call_seconds_bucket{le=\"%g\"} %llu\n", bounds[b],
+                (unsigned long long)ccum);
+    }
+    ccum += st->call_latency[sizeof bounds / sizeof *bounds];
+    fprintf(f, "ocppd_call_seconds_bucket{le=\"+Inf\"} %llu\n"
+               "ocppd_call_seconds_sum %.6f\nocppd_call_seconds_count %llu\n",
+            (unsigned long long)ccum, st->call_seconds_sum,
+            (unsigned long long)st->call_latency_count);
     fprintf(f, "# HELP ocppd_db_commit_seconds Store batch commit latency.\n"
                "# TYPE ocppd_db_commit_seconds histogram\n");
     uint64_t cum = 0;

@@ -37,6 +37,18 @@ static void call_finish(struct call *call, const struct call_outcome *out)
 
 static void call_send_next(struct conn *c);
 
+/* Round trip of an answered call into the /metrics histogram. */
+static void call_note_latency(struct server_stats *st, int64_t rtt_ms)
+{
+    static const double bounds[] = SERVER_COMMIT_BUCKETS_S;
+    double secs = (double)rtt_ms / 1000.0;
+    size_t b = 0;
+    while (b < sizeof bounds / sizeof *bounds && secs > bounds[b]) b++;
+    st->call_latency[b]++;
+    st->call_seconds_sum += secs;
+    st->call_latency_count++;
+}
+
 static void call_timeout_cb(uv_timer_t *t)
 {
     struct call *call = t->data;
@@ -81,6 +93,7 @@ static void call_send_next(struct conn *c)
         char *block = rpc_build_call(WS_HEADROOM, call->id, call->action, call->payload, &len);
         call->sent_ms = od_now_ms();
         c->call_inflight = call;
+        metrics_count(&c->srv->stats.calls_out_by_action, call->action);
         CLOG_DEBUG(c->id, "call sent action=%s id=%s", call->action, call->id);
         if (conn_send_block(c, block, len) != 0) {
             c->call_inflight = NULL;
@@ -136,6 +149,7 @@ void call_on_reply(struct conn *c, const struct rpc_msg *msg)
     }
     c->call_inflight = NULL;
     struct call_outcome out = {.rtt_ms = od_now_ms() - call->sent_ms};
+    call_note_latency(&c->srv->stats, out.rtt_ms);
     if (msg->type == RPC_CALLRESULT) {
         struct ocpp_error verr;
         const struct ocpp_schema *schema = ocpp_schema_find(c->version, call->action, false);

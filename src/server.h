@@ -11,6 +11,7 @@
 #define OD_SERVER_H
 
 #include "config.h"
+#include "metrics.h"
 #include "rpc.h"
 
 #include <stdbool.h>
@@ -49,6 +50,13 @@ struct server_stats {
     /* store commit latency: counts per upper bound of SERVER_COMMIT_BUCKETS_S (+Inf last) */
     uint64_t commit_latency[13];
     double commit_seconds_sum;
+    struct metrics_labelled calls_in_by_action;   /* CALLs from chargers ("unknown" if none) */
+    struct metrics_labelled calls_out_by_action;  /* CSMS-initiated CALLs sent */
+    uint64_t callerrors_by_code[OCPP_ERR__COUNT]; /* CALLERRORs we sent, by cause */
+    /* CSMS-initiated call round trip: counts per SERVER_COMMIT_BUCKETS_S bound (+Inf last) */
+    uint64_t call_latency[13];
+    double call_seconds_sum;
+    uint64_t call_latency_count;
 };
 
 struct server {

@@ -139,6 +139,16 @@ static void test_dispatch__unknown_and_csms_only_actions(void **state)
     r = call(f, "b", "Reset", "{\"type\":\"Soft\"}");
     assert_error(r, "b", "NotSupported");
     json_decref(r);
+    /* /metrics: made-up action names share one label, so a charger cannot grow the table */
+    r = call(f, "c", "AnotherInvention", "{}");
+    json_decref(r);
+    const struct metrics_labelled *in = &f->srv.stats.calls_in_by_action;
+    assert_int_equal(in->n, 2);
+    assert_string_equal(in->labels[0], "unknown");
+    assert_int_equal(in->counts[0], 2);
+    assert_string_equal(in->labels[1], "Reset");
+    assert_int_equal(f->srv.stats.callerrors_by_code[OCPP_ERR_NOT_IMPLEMENTED], 2);
+    assert_int_equal(f->srv.stats.callerrors_by_code[OCPP_ERR_NOT_SUPPORTED], 1);
     fixture_free(f);
 }
 
