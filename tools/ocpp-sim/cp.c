@@ -7,6 +7,12 @@
  * StatusNotification round, then the running session's next step. Calls from the CSMS are
  * answered at once and never wait for our own call.
  *
+ * One script serves both versions: the subprotocol the CSMS chose (cp->v201) only changes the
+ * shape of each message (BootNotification, StatusNotification per EVSE, Authorize with an
+ * idToken, TransactionEvent Started / Updated / Ended instead of Start/StopTransaction and
+ * MeterValues, 2.0.1 sampled values) and which CSMS actions are known (cp_actions /
+ * cp_actions201); the session steps, the pump and the replies' side effects are shared.
+ *
  * Every frame sent or received is printed to stdout as one JSON line; the outcome is judged in
  * cp_summary(). Nothing here blocks: deadlines are checked by cp_tick(), driven by ws.c's timer.
  */
@@ -51,13 +57,20 @@ enum cp_sess_step {
 /* Why our outstanding CALL was sent: decides what its CALLRESULT moves forward. */
 enum cp_purpose { P_BOOT, P_HEARTBEAT, P_STATUS_ROUND, P_SESSION, P_TRIGGER };
 
+#define CP_V201_TX_ID_LEN 36 /* 2.0.1 transactionId: identifierString, at most 36 characters */
+
 struct cp_session {
     enum cp_sess_step step;
     bool remote;         /* started by RemoteStartTransaction */
     int connector;
-    char id_tag[21];     /* 1.6 idTag: at most 20 characters */
+    char id_tag[37];     /* 1.6 idTag (at most 20 characters) or 2.0.1 idToken (36) */
+    char token_type[24]; /* 2.0.1 idToken type */
     bool has_tx;
-    int64_t tx_id;
+    int64_t tx_id;       /* 1.6: the CSMS's integer transactionId */
+    char tx_ext[CP_V201_TX_ID_LEN + 1]; /* 2.0.1: the id we chose */
+    int seq_no;          /* 2.0.1: next TransactionEvent seqNo */
+    bool has_remote_start_id;
+    int64_t remote_start_id;
     int64_t meter_start_wh;
     int meters_sent;
     int64_t next_at;     /* monotonic ms: the next MeterValues waits until then */
@@ -73,9 +86,26 @@ struct cp_pending {
     int64_t deadline;
 };
 
+/* The 2.0.1 device model the sim reports (NotifyReport) and answers Get/SetVariables from. */
+struct cp_var {
+    const char *component, *variable, *data_type;
+    bool readonly;
+};
+
+static const struct cp_var cp_vars[] = {
+    {"OCPPCommCtrlr", "HeartbeatInterval", "integer", false}, /* live: heartbeat_interval_s */
+    {"SampledDataCtrlr", "TxUpdatedInterval", "integer", false},
+    {"AuthCtrlr", "AuthorizeRemoteStart", "boolean", false},
+    {"ChargingStation", "Model", "string", true},
+    {"ChargingStation", "VendorName", "string", true},
+};
+#define CP_NVARS (sizeof cp_vars / sizeof *cp_vars)
+#define CP_VAR_HEARTBEAT 0
+
 struct cp_trigger {
     char message[40];
     int connector; /* -1 when the request named none */
+    int64_t request_id; /* NotifyReport: the GetBaseReport requestId */
 };
 
 /* Charge point state. Owned by struct sim (s->cp); freed by cp_free(). */
@@ -83,6 +113,7 @@ struct sim_cp {
     enum cp_phase phase;
     bool connected;
     bool booted; /* a BootNotification was Accepted on this connection */
+    bool v201;   /* the CSMS chose ocpp2.0.1: every message below takes its 2.0.1 shape */
     unsigned next_msg_id;
     struct cp_pending pending;
     struct cp_session sess;
@@ -100,6 +131,7 @@ struct sim_cp {
     int64_t done_at;
     struct cp_trigger triggers[CP_MAX_TRIGGERS];
     int n_triggers;
+    char var_value[CP_NVARS][64]; /* 2.0.1 device model, see cp_vars[] */
 
     /* outcome, for the summary */
     bool script_completed;
@@ -112,6 +144,7 @@ struct sim_cp {
     char subprotocol[32];
     bool has_last_tx;
     int64_t last_tx_id, last_meter_start, last_meter_stop;
+    char last_tx_ext[CP_V201_TX_ID_LEN + 1];
 };
 
 int64_t sim_mono_ms(void)
@@ -230,12 +263,28 @@ static void cp_timestamp(char *buf, size_t len)
 
 static void cp_send_boot(struct sim *s, enum cp_purpose purpose)
 {
-    json_t *p = json_pack("{s:s, s:s, s:s, s:s}", "chargePointVendor", s->cfg.vendor,
-                          "chargePointModel", s->cfg.model, "chargePointSerialNumber", s->cfg.id,
-                          "firmwareVersion", "ocpp-sim " OD_VERSION);
+    json_t *p;
+    if (s->cp->v201)
+        p = json_pack("{s:s, s:{s:s, s:s, s:s, s:s}}", "reason", "PowerUp", "chargingStation",
+                      "model", s->cfg.model, "vendorName", s->cfg.vendor, "serialNumber",
+                      s->cfg.id, "firmwareVersion", "ocpp-sim " OD_VERSION);
+    else
+        p = json_pack("{s:s, s:s, s:s, s:s}", "chargePointVendor", s->cfg.vendor,
+                      "chargePointModel", s->cfg.model, "chargePointSerialNumber", s->cfg.id,
+                      "firmwareVersion", "ocpp-sim " OD_VERSION);
     cp_call(s, purpose, "BootNotification", p);
 }
 
+/* The 2.0.1 connectorStatus for a 1.6 status, the sim's own vocabulary. */
+static const char *cp_status_v201(const char *status)
+{
+    static const char *const same[] = {"Available", "Reserved", "Unavailable", "Faulted"};
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++)
+        if (strcmp(status, same[i]) == 0) return same[i];
+    return "Occupied"; /* Preparing, Charging, Suspended*, Finishing */
+}
+
+/* StatusNotification for connector (1.6) or EVSE `connector`, connector 1 (2.0.1). */
 static void cp_send_status(struct sim *s, enum cp_purpose purpose, int connector,
                            const char *status)
 {
@@ -245,42 +294,96 @@ static void cp_send_status(struct sim *s, enum cp_purpose purpose, int connector
         snprintf(cp->status[connector], sizeof cp->status[connector], "%s", status);
     char ts[OD_TIME_BUFSZ];
     cp_timestamp(ts, sizeof ts);
-    json_t *p = json_pack("{s:i, s:s, s:s, s:s}", "connectorId", connector, "errorCode", "NoError",
-                          "status", status, "timestamp", ts);
+    json_t *p;
+    if (cp->v201)
+        p = json_pack("{s:s, s:s, s:i, s:i}", "timestamp", ts, "connectorStatus",
+                      cp_status_v201(status), "evseId", connector, "connectorId", 1);
+    else
+        p = json_pack("{s:i, s:s, s:s, s:s}", "connectorId", connector, "errorCode", "NoError",
+                      "status", status, "timestamp", ts);
     cp_call(s, purpose, "StatusNotification", p);
 }
 
-/* One MeterValues with energy register, power and SoC for connector (transaction when tx_id>0). */
-static void cp_send_meter(struct sim *s, enum cp_purpose purpose, int connector, int64_t tx_id,
-                          const char *context, int soc)
+/* One sampled value: 1.6 has a string value and unit, 2.0.1 a number and unitOfMeasure. */
+static json_t *cp_sample(struct sim *s, int64_t value, const char *context,
+                         const char *measurand, const char *location, const char *unit)
+{
+    if (s->cp->v201)
+        return json_pack("{s:I, s:s, s:s, s:s, s:{s:s}}", "value", (json_int_t)value, "context",
+                         context, "measurand", measurand, "location", location, "unitOfMeasure",
+                         "unit", unit);
+    char text[32];
+    snprintf(text, sizeof text, "%lld", (long long)value);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "value", text, "context", context, "measurand",
+                     measurand, "location", location, "unit", unit);
+}
+
+/* A meterValue array of one reading of connector's register, plus power unless power_w < 0
+ * and SoC unless soc < 0 (new reference). */
+static json_t *cp_meter_value(struct sim *s, int connector, const char *context, int64_t power_w,
+                              int soc)
 {
     struct sim_cp *cp = s->cp;
-    char ts[OD_TIME_BUFSZ], energy[32], power[32], socs[16];
+    char ts[OD_TIME_BUFSZ];
     cp_timestamp(ts, sizeof ts);
     int64_t wh = connector >= 0 && connector <= s->cfg.connectors ? cp->meter_wh[connector] : 0;
-    snprintf(energy, sizeof energy, "%lld", (long long)wh);
-    snprintf(power, sizeof power, "%lld", (long long)(tx_id > 0 ? s->cfg.power_w : 0));
-    snprintf(socs, sizeof socs, "%d", soc);
-    json_t *samples = json_pack(
-        "[{s:s, s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s, s:s}]",
-        "value", energy, "context", context, "measurand", "Energy.Active.Import.Register",
-        "location", "Outlet", "unit", "Wh",
-        "value", power, "context", context, "measurand", "Power.Active.Import",
-        "location", "Outlet", "unit", "W");
-    if (tx_id > 0)
-        json_array_append_new(samples,
-                              json_pack("{s:s, s:s, s:s, s:s, s:s}", "value", socs, "context",
-                                        context, "measurand", "SoC", "location", "EV", "unit",
-                                        "Percent"));
-    json_t *p = json_pack("{s:i, s:[{s:s, s:o}]}", "connectorId", connector, "meterValue",
-                          "timestamp", ts, "sampledValue", samples);
-    if (tx_id > 0) json_object_set_new(p, "transactionId", json_integer(tx_id));
+    json_t *samples = json_array();
+    json_array_append_new(samples, cp_sample(s, wh, context, "Energy.Active.Import.Register",
+                                             "Outlet", "Wh"));
+    if (power_w >= 0)
+        json_array_append_new(samples, cp_sample(s, power_w, context, "Power.Active.Import",
+                                                 "Outlet", "W"));
+    if (soc >= 0)
+        json_array_append_new(samples, cp_sample(s, soc, context, "SoC", "EV", "Percent"));
+    return json_pack("[{s:s, s:o}]", "timestamp", ts, "sampledValue", samples);
+}
+
+/* One MeterValues with energy register, power and SoC for connector (transaction when
+ * in_tx; 1.6 links it with tx_id, 2.0.1 sends transaction readings in TransactionEvent). */
+static void cp_send_meter(struct sim *s, enum cp_purpose purpose, int connector, bool in_tx,
+                          int64_t tx_id, const char *context, int soc)
+{
+    json_t *mv = cp_meter_value(s, connector, context, in_tx ? s->cfg.power_w : 0,
+                                in_tx ? soc : -1);
+    json_t *p = json_pack("{s:i, s:o}", s->cp->v201 ? "evseId" : "connectorId", connector,
+                          "meterValue", mv);
+    if (in_tx && !s->cp->v201) json_object_set_new(p, "transactionId", json_integer(tx_id));
     cp_call(s, purpose, "MeterValues", p);
+}
+
+/* A 2.0.1 TransactionEvent of the running session; meter (may be NULL) is stolen. */
+static void cp_send_tx_event(struct sim *s, const char *type, const char *trigger, json_t *meter,
+                             bool with_token)
+{
+    struct cp_session *ss = &s->cp->sess;
+    char ts[OD_TIME_BUFSZ];
+    cp_timestamp(ts, sizeof ts);
+    bool started = strcmp(type, "Started") == 0, ended = strcmp(type, "Ended") == 0;
+    json_t *info = json_pack("{s:s, s:s}", "transactionId", ss->tx_ext, "chargingState",
+                             ended ? "Idle" : "Charging");
+    if (ended) json_object_set_new(info, "stoppedReason", json_string(ss->stop_reason));
+    if (started && ss->has_remote_start_id)
+        json_object_set_new(info, "remoteStartId", json_integer(ss->remote_start_id));
+    json_t *p = json_pack("{s:s, s:s, s:s, s:i, s:o}", "eventType", type, "timestamp", ts,
+                          "triggerReason", trigger, "seqNo", ss->seq_no++, "transactionInfo",
+                          info);
+    if (with_token)
+        json_object_set_new(p, "idToken", json_pack("{s:s, s:s}", "idToken", ss->id_tag, "type",
+                                                    ss->token_type));
+    if (started)
+        json_object_set_new(p, "evse", json_pack("{s:i, s:i}", "id", ss->connector,
+                                                 "connectorId", 1));
+    if (meter) json_object_set_new(p, "meterValue", meter);
+    cp_call(s, P_SESSION, "TransactionEvent", p);
 }
 
 /* ---- sessions ------------------------------------------------------------------------------ */
 
-static void cp_sess_begin(struct sim *s, int connector, const char *id_tag, bool remote)
+static void cp_sess_result(struct sim *s, json_t *payload);
+
+/* remote_start_id < 0: none (1.6, or a local start). token_type: 2.0.1 only, NULL for ISO14443. */
+static void cp_sess_begin(struct sim *s, int connector, const char *id_tag, const char *token_type,
+                          bool remote, int64_t remote_start_id)
 {
     struct cp_session *ss = &s->cp->sess;
     memset(ss, 0, sizeof *ss);
@@ -288,6 +391,9 @@ static void cp_sess_begin(struct sim *s, int connector, const char *id_tag, bool
     ss->remote = remote;
     ss->connector = connector;
     snprintf(ss->id_tag, sizeof ss->id_tag, "%s", id_tag);
+    snprintf(ss->token_type, sizeof ss->token_type, "%s", token_type ? token_type : "ISO14443");
+    ss->has_remote_start_id = remote_start_id >= 0;
+    ss->remote_start_id = remote_start_id;
     ss->stop_reason = "Local";
     CLOG_INFO(s->cfg.id, "session begins connector=%d remote=%d", connector, remote);
 }
@@ -304,7 +410,12 @@ static void cp_sess_pump(struct sim *s, int64_t now)
     case SESS_NONE:
         return;
     case SESS_AUTHORIZE:
-        cp_call(s, P_SESSION, "Authorize", json_pack("{s:s}", "idTag", ss->id_tag));
+        if (cp->v201)
+            cp_call(s, P_SESSION, "Authorize",
+                    json_pack("{s:{s:s, s:s}}", "idToken", "idToken", ss->id_tag, "type",
+                              ss->token_type));
+        else
+            cp_call(s, P_SESSION, "Authorize", json_pack("{s:s}", "idTag", ss->id_tag));
         return;
     case SESS_PREPARING:
         cp_send_status(s, P_SESSION, ss->connector, "Preparing");
@@ -312,13 +423,31 @@ static void cp_sess_pump(struct sim *s, int64_t now)
     case SESS_START:
         cp_timestamp(ts, sizeof ts);
         ss->meter_start_wh = cp->meter_wh[ss->connector];
+        if (cp->v201) {
+            /* The charging station names a 2.0.1 transaction itself. */
+            snprintf(ss->tx_ext, sizeof ss->tx_ext, "SIM-%lld-%d", (long long)od_now_ms(),
+                     ss->connector);
+            ss->seq_no = 0;
+            cp_send_tx_event(s, "Started", ss->remote ? "RemoteStart" : "Authorized",
+                             cp_meter_value(s, ss->connector, "Transaction.Begin", -1, -1),
+                             true);
+            return;
+        }
         cp_call(s, P_SESSION, "StartTransaction",
                 json_pack("{s:i, s:s, s:I, s:s}", "connectorId", ss->connector, "idTag",
                           ss->id_tag, "meterStart", (json_int_t)ss->meter_start_wh, "timestamp",
                           ts));
         return;
     case SESS_CHARGING:
-        cp_send_status(s, P_SESSION, ss->connector, "Charging");
+    case SESS_FINISHING:
+        if (cp->v201) {
+            /* 2.0.1 connectors stay Occupied from plug-in to unplug: nothing to report. */
+            cp_sess_result(s, NULL);
+            cp_sess_pump(s, now);
+            return;
+        }
+        cp_send_status(s, P_SESSION, ss->connector,
+                       ss->step == SESS_CHARGING ? "Charging" : "Finishing");
         return;
     case SESS_METER:
         if (ss->stop_requested || ss->meters_sent >= cfg->meter_values) {
@@ -329,34 +458,47 @@ static void cp_sess_pump(struct sim *s, int64_t now)
         if (now < ss->next_at) return;
         cp->meter_wh[ss->connector] += cfg->energy_step_wh;
         int soc = 20 + 5 * (ss->meters_sent + 1);
-        cp_send_meter(s, P_SESSION, ss->connector, ss->tx_id, "Sample.Periodic",
-                      soc > 100 ? 100 : soc);
+        if (soc > 100) soc = 100;
+        if (cp->v201)
+            cp_send_tx_event(s, "Updated", "MeterValuePeriodic",
+                             cp_meter_value(s, ss->connector, "Sample.Periodic", cfg->power_w,
+                                            soc),
+                             false);
+        else
+            cp_send_meter(s, P_SESSION, ss->connector, true, ss->tx_id, "Sample.Periodic", soc);
         return;
     case SESS_STOP: {
+        /* A deauthorised tag is not repeated in the Stop, as a charger would not either. */
+        bool deauth = strcmp(ss->stop_reason, "DeAuthorized") == 0;
+        if (cp->v201) {
+            const char *trigger = deauth                                  ? "Deauthorized"
+                                  : strcmp(ss->stop_reason, "Remote") == 0 ? "RemoteStop"
+                                                                           : "StopAuthorized";
+            cp_send_tx_event(s, "Ended", trigger,
+                             cp_meter_value(s, ss->connector, "Transaction.End", -1, -1),
+                             !deauth);
+            return;
+        }
         cp_timestamp(ts, sizeof ts);
         json_t *p = json_pack("{s:I, s:I, s:s, s:s}", "transactionId", (json_int_t)ss->tx_id,
                               "meterStop", (json_int_t)cp->meter_wh[ss->connector], "timestamp",
                               ts, "reason", ss->stop_reason);
-        /* A deauthorised tag is not repeated in the Stop, as a charger would not either. */
-        if (strcmp(ss->stop_reason, "DeAuthorized") != 0)
-            json_object_set_new(p, "idTag", json_string(ss->id_tag));
+        if (!deauth) json_object_set_new(p, "idTag", json_string(ss->id_tag));
         cp_call(s, P_SESSION, "StopTransaction", p);
         return;
     }
-    case SESS_FINISHING:
-        cp_send_status(s, P_SESSION, ss->connector, "Finishing");
-        return;
     case SESS_AVAILABLE:
         cp_send_status(s, P_SESSION, ss->connector, "Available");
         return;
     }
 }
 
-static const char *cp_id_tag_status(json_t *payload)
+/* idTagInfo.status (1.6) or idTokenInfo.status (2.0.1), or dflt when the answer has none. */
+static const char *cp_id_tag_status(struct sim *s, json_t *payload, const char *dflt)
 {
-    const char *st = json_string_value(json_object_get(json_object_get(payload, "idTagInfo"),
-                                                       "status"));
-    return st ? st : "(missing)";
+    json_t *info = json_object_get(payload, s->cp->v201 ? "idTokenInfo" : "idTagInfo");
+    const char *st = json_string_value(json_object_get(info, "status"));
+    return st ? st : info ? "(missing)" : dflt;
 }
 
 /* The CALLRESULT of the session's current step: move on. */
@@ -370,7 +512,7 @@ static void cp_sess_result(struct sim *s, json_t *payload)
     case SESS_NONE:
         return;
     case SESS_AUTHORIZE:
-        st = cp_id_tag_status(payload);
+        st = cp_id_tag_status(s, payload, "(missing)");
         if (strcmp(st, "Accepted") != 0) {
             cp_fail(s, "Authorize idTag=%s answered %s", ss->id_tag, st);
             ss->step = SESS_NONE;
@@ -384,19 +526,22 @@ static void cp_sess_result(struct sim *s, json_t *payload)
         return;
     case SESS_START: {
         json_t *jid = json_object_get(payload, "transactionId");
-        if (!json_is_integer(jid)) {
+        if (cp->v201) {
+            /* Our own id; idTokenInfo is optional in the answer. */
+        } else if (!json_is_integer(jid)) {
             cp_fail(s, "StartTransaction answer has no integer transactionId");
             ss->step = SESS_NONE;
             cp_finish(s);
             return;
         }
         ss->has_tx = true;
-        ss->tx_id = json_integer_value(jid);
+        ss->tx_id = cp->v201 ? 0 : json_integer_value(jid);
         cp->has_last_tx = true;
         cp->last_tx_id = ss->tx_id;
+        snprintf(cp->last_tx_ext, sizeof cp->last_tx_ext, "%s", ss->tx_ext);
         cp->last_meter_start = ss->meter_start_wh;
         cp->last_meter_stop = 0;
-        st = cp_id_tag_status(payload);
+        st = cp_id_tag_status(s, payload, "Accepted");
         if (strcmp(st, "Accepted") != 0) {
             /* StopTransactionOnInvalidId: end it at once, as real chargers do. */
             cp_fail(s, "StartTransaction idTag=%s answered %s", ss->id_tag, st);
@@ -404,8 +549,8 @@ static void cp_sess_result(struct sim *s, json_t *payload)
             ss->step = SESS_STOP;
             return;
         }
-        CLOG_INFO(s->cfg.id, "transaction started id=%lld connector=%d", (long long)ss->tx_id,
-                  ss->connector);
+        CLOG_INFO(s->cfg.id, "transaction started id=%lld ext=%s connector=%d",
+                  (long long)ss->tx_id, ss->tx_ext, ss->connector);
         ss->step = SESS_CHARGING;
         return;
     }
@@ -419,8 +564,8 @@ static void cp_sess_result(struct sim *s, json_t *payload)
         return;
     case SESS_STOP:
         cp->last_meter_stop = cp->meter_wh[ss->connector];
-        CLOG_INFO(s->cfg.id, "transaction stopped id=%lld reason=%s", (long long)ss->tx_id,
-                  ss->stop_reason);
+        CLOG_INFO(s->cfg.id, "transaction stopped id=%lld ext=%s reason=%s",
+                  (long long)ss->tx_id, ss->tx_ext, ss->stop_reason);
         ss->has_tx = false;
         ss->step = SESS_FINISHING;
         return;
@@ -459,6 +604,35 @@ static void cp_script_complete(struct sim *s)
     CLOG_INFO(s->cfg.id, "script complete script=%s", cp_script_name(s->cfg.script));
 }
 
+/* The value of cp_vars[i] now (points into cp). */
+static const char *cp_var_get(struct sim *s, size_t i)
+{
+    struct sim_cp *cp = s->cp;
+    if (i == CP_VAR_HEARTBEAT)
+        snprintf(cp->var_value[i], sizeof cp->var_value[i], "%d", cp->heartbeat_interval_s);
+    return cp->var_value[i];
+}
+
+/* The single-part NotifyReport answering GetBaseReport requestId: the whole of cp_vars[]. */
+static void cp_send_report(struct sim *s, int64_t request_id)
+{
+    char ts[OD_TIME_BUFSZ];
+    cp_timestamp(ts, sizeof ts);
+    json_t *data = json_array();
+    for (size_t i = 0; i < CP_NVARS; i++)
+        json_array_append_new(
+            data, json_pack("{s:{s:s}, s:{s:s}, s:[{s:s, s:s, s:s}], s:{s:s, s:b}}",
+                            "component", "name", cp_vars[i].component, "variable", "name",
+                            cp_vars[i].variable, "variableAttribute", "type", "Actual", "value",
+                            cp_var_get(s, i), "mutability",
+                            cp_vars[i].readonly ? "ReadOnly" : "ReadWrite",
+                            "variableCharacteristics", "dataType", cp_vars[i].data_type,
+                            "supportsMonitoring", false));
+    cp_call(s, P_TRIGGER, "NotifyReport",
+            json_pack("{s:I, s:s, s:b, s:i, s:o}", "requestId", (json_int_t)request_id,
+                      "generatedAt", ts, "tbc", false, "seqNo", 0, "reportData", data));
+}
+
 static void cp_send_trigger(struct sim *s)
 {
     struct sim_cp *cp = s->cp;
@@ -471,12 +645,15 @@ static void cp_send_trigger(struct sim *s)
     } else if (strcmp(t.message, "Heartbeat") == 0) {
         cp_call(s, P_TRIGGER, "Heartbeat", json_object());
     } else if (strcmp(t.message, "StatusNotification") == 0) {
-        int c = t.connector >= 0 ? t.connector : 0;
+        /* 1.6 connector 0 is the charge point; 2.0.1 reports EVSEs from 1. */
+        int c = t.connector >= 0 ? t.connector : cp->v201 ? 1 : 0;
         cp_send_status(s, P_TRIGGER, c, c <= s->cfg.connectors ? cp->status[c] : "Available");
     } else if (strcmp(t.message, "MeterValues") == 0) {
         int c = t.connector >= 0 ? t.connector : s->cfg.connector;
-        int64_t tx = cp->sess.has_tx && cp->sess.connector == c ? cp->sess.tx_id : 0;
-        cp_send_meter(s, P_TRIGGER, c, tx, "Trigger", 50);
+        bool in_tx = cp->sess.has_tx && cp->sess.connector == c;
+        cp_send_meter(s, P_TRIGGER, c, in_tx, cp->sess.tx_id, "Trigger", 50);
+    } else if (strcmp(t.message, "NotifyReport") == 0) {
+        cp_send_report(s, t.request_id);
     } else if (strcmp(t.message, "DiagnosticsStatusNotification") == 0 ||
                strcmp(t.message, "FirmwareStatusNotification") == 0) {
         cp_call(s, P_TRIGGER, t.message, json_pack("{s:s}", "status", "Idle"));
@@ -514,7 +691,7 @@ static void cp_pump(struct sim *s)
     if (cp->phase == CP_SCRIPT) {
         if (s->cfg.script == SIM_SCRIPT_SESSION && !cp->script_session_started) {
             cp->script_session_started = true;
-            cp_sess_begin(s, s->cfg.connector, s->cfg.id_tag, false);
+            cp_sess_begin(s, s->cfg.connector, s->cfg.id_tag, NULL, false, -1);
             cp_sess_pump(s, now);
             return;
         }
@@ -607,7 +784,7 @@ static void cp_boot_result(struct sim *s, json_t *payload, bool triggered)
         if (!cp->booted) {
             cp->booted = true;
             cp->phase = CP_STATUS;
-            cp->status_next = 0;
+            cp->status_next = cp->v201 ? 1 : 0; /* 2.0.1 has no EVSE 0 to report */
         }
         CLOG_INFO(s->cfg.id, "boot accepted heartbeat_interval=%d", interval);
         return;
@@ -676,34 +853,66 @@ static int cp_payload_int(json_t *payload, const char *key, int dflt)
     return json_is_integer(v) ? (int)json_integer_value(v) : dflt;
 }
 
-static json_t *cp_reply_remote_start(struct sim *s, json_t *payload)
+/* What a remote start asks for: 1.6 RemoteStartTransaction {connectorId?, idTag} or 2.0.1
+ * RequestStartTransaction {evseId?, idToken {idToken, type}, remoteStartId}. false when the
+ * request names no token. */
+struct cp_remote_start {
+    int connector;
+    const char *id_tag, *token_type;
+    int64_t remote_start_id; /* -1: none */
+};
+
+static bool cp_remote_start_args(struct sim *s, json_t *payload, struct cp_remote_start *rs)
+{
+    if (s->cp->v201) {
+        json_t *tok = json_object_get(payload, "idToken");
+        json_t *rid = json_object_get(payload, "remoteStartId");
+        rs->connector = cp_payload_int(payload, "evseId", s->cfg.connector);
+        rs->id_tag = json_string_value(json_object_get(tok, "idToken"));
+        rs->token_type = json_string_value(json_object_get(tok, "type"));
+        rs->remote_start_id = json_is_integer(rid) ? json_integer_value(rid) : -1;
+    } else {
+        rs->connector = cp_payload_int(payload, "connectorId", s->cfg.connector);
+        rs->id_tag = json_string_value(json_object_get(payload, "idTag"));
+        rs->token_type = NULL;
+        rs->remote_start_id = -1;
+    }
+    return rs->id_tag != NULL;
+}
+
+static bool cp_can_start(struct sim *s, const struct cp_remote_start *rs)
 {
     struct sim_cp *cp = s->cp;
-    int c = cp_payload_int(payload, "connectorId", s->cfg.connector);
-    bool ok = cp->booted && cp->sess.step == SESS_NONE && cp->phase != CP_DONE && c >= 1 &&
-              c <= s->cfg.connectors && json_is_string(json_object_get(payload, "idTag"));
+    return cp->booted && cp->sess.step == SESS_NONE && cp->phase != CP_DONE &&
+           rs->connector >= 1 && rs->connector <= s->cfg.connectors;
+}
+
+static json_t *cp_reply_remote_start(struct sim *s, json_t *payload)
+{
+    struct cp_remote_start rs;
+    bool ok = cp_remote_start_args(s, payload, &rs) && cp_can_start(s, &rs);
     return json_pack("{s:s}", "status", ok ? "Accepted" : "Rejected");
 }
 
 static void cp_after_remote_start(struct sim *s, json_t *payload, json_t *answer)
 {
-    struct sim_cp *cp = s->cp;
     if (!cp_status_is(answer, "Accepted")) return;
-    int c = cp_payload_int(payload, "connectorId", s->cfg.connector);
-    const char *tag = json_string_value(json_object_get(payload, "idTag"));
-    if (cp->sess.step != SESS_NONE || !cp->booted || c < 1 || c > s->cfg.connectors || !tag) {
-        CLOG_WARN(s->cfg.id, "RemoteStartTransaction accepted by --reply but cannot start now");
+    struct cp_remote_start rs;
+    if (!cp_remote_start_args(s, payload, &rs) || !cp_can_start(s, &rs)) {
+        CLOG_WARN(s->cfg.id, "remote start accepted by --reply but cannot start now");
         return;
     }
-    cp_sess_begin(s, c, tag, true);
+    cp_sess_begin(s, rs.connector, rs.id_tag, rs.token_type, true, rs.remote_start_id);
 }
 
+/* The request's transactionId names the running session: 1.6 our CSMS's integer, 2.0.1 ours. */
 static bool cp_remote_stop_matches(struct sim *s, json_t *payload)
 {
     struct cp_session *ss = &s->cp->sess;
     json_t *id = json_object_get(payload, "transactionId");
-    return ss->has_tx && json_is_integer(id) && json_integer_value(id) == ss->tx_id &&
-           (ss->step == SESS_CHARGING || ss->step == SESS_METER);
+    bool same = s->cp->v201 ? json_is_string(id) && strcmp(json_string_value(id), ss->tx_ext) == 0
+                            : json_is_integer(id) && json_integer_value(id) == ss->tx_id;
+    return ss->has_tx && same && (ss->step == SESS_CHARGING || ss->step == SESS_METER);
 }
 
 static json_t *cp_reply_remote_stop(struct sim *s, json_t *payload)
@@ -719,22 +928,36 @@ static void cp_after_remote_stop(struct sim *s, json_t *payload, json_t *answer)
     s->cp->sess.stop_reason = "Remote";
 }
 
+/* What TriggerMessage may ask for; DiagnosticsStatusNotification is 1.6 only. */
 static const char *const cp_triggerable[] = {
-    "BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
-    "Heartbeat", "MeterValues", "StatusNotification",
+    "BootNotification", "FirmwareStatusNotification", "Heartbeat", "MeterValues",
+    "StatusNotification", "DiagnosticsStatusNotification",
 };
 
-static bool cp_can_trigger(const char *msg)
+static bool cp_can_trigger(struct sim *s, const char *msg)
 {
-    for (size_t i = 0; msg && i < sizeof cp_triggerable / sizeof *cp_triggerable; i++)
+    size_t n = sizeof cp_triggerable / sizeof *cp_triggerable - (s->cp->v201 ? 1 : 0);
+    for (size_t i = 0; msg && i < n; i++)
         if (strcmp(msg, cp_triggerable[i]) == 0) return true;
     return false;
+}
+
+/* Queues a message for cp_pump(); false when the queue is full. */
+static bool cp_queue(struct sim *s, const char *message, int connector, int64_t request_id)
+{
+    struct sim_cp *cp = s->cp;
+    if (cp->n_triggers >= CP_MAX_TRIGGERS) return false;
+    struct cp_trigger *t = &cp->triggers[cp->n_triggers++];
+    snprintf(t->message, sizeof t->message, "%s", message);
+    t->connector = connector;
+    t->request_id = request_id;
+    return true;
 }
 
 static json_t *cp_reply_trigger(struct sim *s, json_t *payload)
 {
     const char *msg = json_string_value(json_object_get(payload, "requestedMessage"));
-    const char *st = !cp_can_trigger(msg)                     ? "NotImplemented"
+    const char *st = !cp_can_trigger(s, msg)                  ? "NotImplemented"
                      : s->cp->n_triggers >= CP_MAX_TRIGGERS ? "Rejected"
                                                             : "Accepted";
     return json_pack("{s:s}", "status", st);
@@ -742,14 +965,11 @@ static json_t *cp_reply_trigger(struct sim *s, json_t *payload)
 
 static void cp_after_trigger(struct sim *s, json_t *payload, json_t *answer)
 {
-    struct sim_cp *cp = s->cp;
     const char *msg = json_string_value(json_object_get(payload, "requestedMessage"));
-    if (!cp_status_is(answer, "Accepted") || !cp_can_trigger(msg) ||
-        cp->n_triggers >= CP_MAX_TRIGGERS)
-        return;
-    struct cp_trigger *t = &cp->triggers[cp->n_triggers++];
-    snprintf(t->message, sizeof t->message, "%s", msg);
-    t->connector = cp_payload_int(payload, "connectorId", -1);
+    if (!cp_status_is(answer, "Accepted") || !cp_can_trigger(s, msg)) return;
+    int c = s->cp->v201 ? cp_payload_int(json_object_get(payload, "evse"), "id", -1)
+                        : cp_payload_int(payload, "connectorId", -1);
+    cp_queue(s, msg, c, 0);
 }
 
 static json_t *cp_reply_get_configuration(struct sim *s, json_t *payload)
@@ -796,6 +1016,115 @@ static json_t *cp_reply_get_configuration(struct sim *s, json_t *payload)
     return out;
 }
 
+/* cp_vars[] index of a request's {component, variable}; -1 UnknownComponent, -2 UnknownVariable.
+ * Instances and EVSEs are not modelled: naming one makes the component unknown. */
+static int cp_var_find(json_t *item)
+{
+    json_t *comp = json_object_get(item, "component"), *var = json_object_get(item, "variable");
+    const char *cn = json_string_value(json_object_get(comp, "name"));
+    const char *vn = json_string_value(json_object_get(var, "name"));
+    if (!cn || json_object_get(comp, "instance") || json_object_get(comp, "evse")) return -1;
+    int found = -1;
+    for (size_t i = 0; i < CP_NVARS; i++) {
+        if (strcmp(cn, cp_vars[i].component) != 0) continue;
+        found = -2;
+        if (vn && !json_object_get(var, "instance") && strcmp(vn, cp_vars[i].variable) == 0)
+            return (int)i;
+    }
+    return found;
+}
+
+/* The shared part of one Get/SetVariables result: status, echoed component and variable. */
+static json_t *cp_var_result(json_t *item, const char *status)
+{
+    json_t *r = json_pack("{s:s, s:O, s:O}", "attributeStatus", status, "component",
+                          json_object_get(item, "component"), "variable",
+                          json_object_get(item, "variable"));
+    json_t *type = json_object_get(item, "attributeType");
+    if (type) json_object_set(r, "attributeType", type);
+    return r;
+}
+
+/* A status for an item that cp_var_find() did not resolve, or a non-Actual attribute; NULL when
+ * the item may be served. */
+static const char *cp_var_refusal(json_t *item, int idx)
+{
+    const char *type = json_string_value(json_object_get(item, "attributeType"));
+    if (idx == -1) return "UnknownComponent";
+    if (idx == -2) return "UnknownVariable";
+    if (type && strcmp(type, "Actual") != 0) return "NotSupportedAttributeType";
+    return NULL;
+}
+
+static json_t *cp_reply_get_variables(struct sim *s, json_t *payload)
+{
+    json_t *items = json_object_get(payload, "getVariableData"), *out = json_array();
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        json_t *item = json_array_get(items, i);
+        int idx = cp_var_find(item);
+        const char *refused = cp_var_refusal(item, idx);
+        json_t *r = cp_var_result(item, refused ? refused : "Accepted");
+        if (!refused)
+            json_object_set_new(r, "attributeValue", json_string(cp_var_get(s, (size_t)idx)));
+        json_array_append_new(out, r);
+    }
+    return json_pack("{s:o}", "getVariableResult", out);
+}
+
+static json_t *cp_reply_set_variables(struct sim *s, json_t *payload)
+{
+    struct sim_cp *cp = s->cp;
+    json_t *items = json_object_get(payload, "setVariableData"), *out = json_array();
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        json_t *item = json_array_get(items, i);
+        int idx = cp_var_find(item);
+        const char *st = cp_var_refusal(item, idx);
+        const char *value = json_string_value(json_object_get(item, "attributeValue"));
+        if (!st && (cp_vars[idx].readonly || !value || strlen(value) >= sizeof *cp->var_value))
+            st = "Rejected";
+        if (!st && idx == CP_VAR_HEARTBEAT) {
+            char *end;
+            long v = strtol(value, &end, 10);
+            if (end == value || *end || v < 0 || v > 86400) {
+                st = "Rejected";
+            } else {
+                cp->heartbeat_interval_s = (int)v;
+                cp->next_heartbeat_at = v > 0 ? sim_mono_ms() + v * 1000 : 0;
+            }
+        } else if (!st) {
+            snprintf(cp->var_value[idx], sizeof cp->var_value[idx], "%s", value);
+        }
+        json_array_append_new(out, cp_var_result(item, st ? st : "Accepted"));
+    }
+    return json_pack("{s:o}", "setVariableResult", out);
+}
+
+static json_t *cp_reply_base_report(struct sim *s, json_t *payload)
+{
+    (void)payload;
+    bool ok = s->cp->n_triggers < CP_MAX_TRIGGERS;
+    return json_pack("{s:s}", "status", ok ? "Accepted" : "Rejected");
+}
+
+static void cp_after_base_report(struct sim *s, json_t *payload, json_t *answer)
+{
+    json_t *rid = json_object_get(payload, "requestId");
+    if (!cp_status_is(answer, "Accepted") || !json_is_integer(rid)) return;
+    if (!cp_queue(s, "NotifyReport", -1, json_integer_value(rid)))
+        CLOG_WARN(s->cfg.id, "GetBaseReport accepted by --reply but the queue is full");
+}
+
+static json_t *cp_reply_tx_status(struct sim *s, json_t *payload)
+{
+    const char *id = json_string_value(json_object_get(payload, "transactionId"));
+    json_t *out = json_pack("{s:b}", "messagesInQueue", false);
+    if (id)
+        json_object_set_new(out, "ongoingIndicator",
+                            json_boolean(s->cp->sess.has_tx &&
+                                         strcmp(id, s->cp->sess.tx_ext) == 0));
+    return out;
+}
+
 /* Every 1.6 CSMS-to-charger action (core, profiles and the security extension), sorted. */
 static const struct cp_action cp_actions[] = {
     {"CancelReservation", "{\"status\":\"Accepted\"}", NULL, NULL},
@@ -826,6 +1155,42 @@ static const struct cp_action cp_actions[] = {
     {"UpdateFirmware", "{}", NULL, NULL},
 };
 
+/* The 2.0.1 CSMS-to-charging-station actions, sorted. */
+static const struct cp_action cp_actions201[] = {
+    {"CancelReservation", "{\"status\":\"Accepted\"}", NULL, NULL},
+    {"CertificateSigned", "{\"status\":\"Accepted\"}", NULL, NULL},
+    {"ChangeAvailability", "{\"status\":\"Accepted\"}", NULL, NULL},
+    {"ClearCache", "{\"status\":\"Accepted\"}", NULL, NULL},
+    {"ClearChargingProfile", "{\"status\":\"Accepted\"}", NULL, NULL},
+    {"ClearDisplayMessage", "{\"status\":\"Accepted\"}", NULL, NULL},
+    {"CustomerInformation", "{\"status\":\"Accepted\"}", NULL, NULL},
+    {"DataTransfer", "{\"status\":\"Accepted\"}", NULL, NULL},
+    {"DeleteCertificate", "{\"status\":\"NotFound\"}", NULL, NULL},
+    {"GetBaseReport", NULL, cp_reply_base_report, cp_after_base_report},
+    {"GetCompositeSchedule", "{\"status\":\"Rejected\"}", NULL, NULL},
+    {"GetDisplayMessages", "{\"status\":\"Unknown\"}", NULL, NULL},
+    {"GetInstalledCertificateIds", "{\"status\":\"NotFound\"}", NULL, NULL},
+    {"GetLocalListVersion", "{\"versionNumber\":0}", NULL, NULL},
+    {"GetLog", "{\"status\":\"Accepted\",\"filename\":\"ocpp-sim.log\"}", NULL, NULL},
+    {"GetMonitoringReport", "{\"status\":\"NotSupported\"}", NULL, NULL},
+    {"GetReport", "{\"status\":\"NotSupported\"}", NULL, NULL},
+    {"GetTransactionStatus", NULL, cp_reply_tx_status, NULL},
+    {"GetVariables", NULL, cp_reply_get_variables, NULL},
+    {"InstallCertificate", "{\"status\":\"Accepted\"}", NULL, NULL},
+    {"RequestStartTransaction", NULL, cp_reply_remote_start, cp_after_remote_start},
+    {"RequestStopTransaction", NULL, cp_reply_remote_stop, cp_after_remote_stop},
+    {"ReserveNow", "{\"status\":\"Accepted\"}", NULL, NULL},
+    {"Reset", "{\"status\":\"Accepted\"}", NULL, NULL},
+    {"SendLocalList", "{\"status\":\"Accepted\"}", NULL, NULL},
+    {"SetChargingProfile", "{\"status\":\"Accepted\"}", NULL, NULL},
+    {"SetDisplayMessage", "{\"status\":\"Accepted\"}", NULL, NULL},
+    {"SetNetworkProfile", "{\"status\":\"Accepted\"}", NULL, NULL},
+    {"SetVariables", NULL, cp_reply_set_variables, NULL},
+    {"TriggerMessage", NULL, cp_reply_trigger, cp_after_trigger},
+    {"UnlockConnector", "{\"status\":\"Unlocked\"}", NULL, NULL},
+    {"UpdateFirmware", "{\"status\":\"Accepted\"}", NULL, NULL},
+};
+
 static int cp_action_cmp(const void *key, const void *elem)
 {
     return strcmp(key, ((const struct cp_action *)elem)->name);
@@ -842,8 +1207,10 @@ static void cp_on_call(struct sim *s, const char *id, const char *action, json_t
 {
     struct sim_cp *cp = s->cp;
     cp->incoming_calls++;
-    const struct cp_action *a = bsearch(action, cp_actions, sizeof cp_actions / sizeof *cp_actions,
-                                        sizeof *cp_actions, cp_action_cmp);
+    const struct cp_action *table = cp->v201 ? cp_actions201 : cp_actions;
+    size_t n = cp->v201 ? sizeof cp_actions201 / sizeof *cp_actions201
+                        : sizeof cp_actions / sizeof *cp_actions;
+    const struct cp_action *a = bsearch(action, table, n, sizeof *table, cp_action_cmp);
     const struct sim_reply *r = s->cfg.replies;
     while (r && strcmp(r->action, action) != 0) r = r->next;
 
@@ -886,6 +1253,7 @@ void cp_on_connected(struct sim *s, const char *subprotocol)
     struct sim_cp *cp = s->cp;
     cp->connected = true;
     snprintf(cp->subprotocol, sizeof cp->subprotocol, "%s", subprotocol);
+    cp->v201 = strcmp(subprotocol, "ocpp2.0.1") == 0;
     CLOG_INFO(s->cfg.id, "connected subprotocol=%s", *subprotocol ? subprotocol : "(none)");
     if (!*subprotocol) {
         /* OCPP-J: a charge point must not talk to a CSMS that agreed on no subprotocol. */
@@ -937,7 +1305,9 @@ void cp_on_text(struct sim *s, const char *text, size_t len)
     } else {
         cp->bad_frames++;
         CLOG_WARN(s->cfg.id, "CSMS sent a malformed OCPP-J frame");
-        if (type == 2 && id) cp_send_error(s, id, "FormationViolation", "malformed CALL");
+        if (type == 2 && id)
+            cp_send_error(s, id, cp->v201 ? "FormatViolation" : "FormationViolation",
+                          "malformed CALL");
     }
     json_decref(root);
     cp_pump(s);
@@ -987,6 +1357,10 @@ void cp_init(struct sim *s)
         snprintf(cp->status[i], sizeof cp->status[i], "Available");
         cp->meter_wh[i] = s->cfg.meter_start_wh;
     }
+    snprintf(cp->var_value[1], sizeof cp->var_value[1], "%d", s->cfg.meter_interval_ms / 1000);
+    snprintf(cp->var_value[2], sizeof cp->var_value[2], "false");
+    snprintf(cp->var_value[3], sizeof cp->var_value[3], "%s", s->cfg.model);
+    snprintf(cp->var_value[4], sizeof cp->var_value[4], "%s", s->cfg.vendor);
     int64_t now = sim_mono_ms();
     cp->phase = CP_CONNECTING;
     cp->connect_deadline = now + (int64_t)s->cfg.connect_timeout_s * 1000;
@@ -1036,7 +1410,8 @@ int cp_summary(struct sim *s)
     for (size_t i = 0; i < sizeof counts / sizeof *counts; i++)
         json_object_set_new(sum, counts[i].key, json_integer(counts[i].value));
     if (cp->has_last_tx) {
-        json_object_set_new(sum, "transaction_id", json_integer(cp->last_tx_id));
+        json_object_set_new(sum, "transaction_id", cp->v201 ? json_string(cp->last_tx_ext)
+                                                            : json_integer(cp->last_tx_id));
         json_object_set_new(sum, "meter_start", json_integer(cp->last_meter_start));
         json_object_set_new(sum, "meter_stop", json_integer(cp->last_meter_stop));
     }

@@ -37,7 +37,8 @@ static const struct opt sim_opts[] = {
      "CSMS base URL, the id is appended (default ws://127.0.0.1:8180/ocpp)"},
     {"--id", OPT_STR, CFG(id), 0, 0, "ID", "charge point id (default CP01)"},
     {"--protocol", OPT_STR, CFG(protocol), 0, 0, "P",
-     "subprotocol(s) offered, comma-separated (default ocpp1.6)"},
+     "subprotocol(s) offered, comma-separated: ocpp1.6, ocpp2.0.1 (default ocpp1.6). The one "
+     "the CSMS chooses decides the messages"},
     {"--password", OPT_STR, CFG(password), 0, 0, "P", "HTTP Basic auth password (user = id)"},
     {"--connectors", OPT_INT, CFG(connectors), 1, 64, "N", "number of connectors (default 1)"},
     {"--connector", OPT_INT, CFG(connector), 1, 64, "K",
@@ -45,13 +46,15 @@ static const struct opt sim_opts[] = {
     {"--script", OPT_SCRIPT, CFG(script), 0, 0, "boot|session|idle",
      "boot: BootNotification, then StatusNotification Available for connectors 0..N. "
      "session: boot, then Authorize, Preparing, StartTransaction, Charging, N MeterValues, "
-     "StopTransaction, Finishing, Available. idle: boot, then stay until --stay, "
-     "--duration-limit or a signal (default session)"},
-    {"--id-tag", OPT_STR, CFG(id_tag), 0, 0, "TAG", "idTag for the session (default SIMTAG01)"},
+     "StopTransaction, Finishing, Available; in 2.0.1 Authorize, Occupied, TransactionEvent "
+     "Started, N Updated, Ended, Available (statuses per EVSE 1..N, connector 1). idle: boot, "
+     "then stay until --stay, --duration-limit or a signal (default session)"},
+    {"--id-tag", OPT_STR, CFG(id_tag), 0, 0, "TAG",
+     "idTag (2.0.1: ISO14443 idToken) for the session (default SIMTAG01)"},
     {"--meter-values", OPT_INT, CFG(meter_values), 0, 100000, "N",
-     "MeterValues per session (default 3)"},
+     "MeterValues (2.0.1: TransactionEvent Updated) per session (default 3)"},
     {"--meter-interval", OPT_INT, CFG(meter_interval_ms), 0, 3600000, "MS",
-     "delay before each MeterValues (default 1000)"},
+     "delay before each of them (default 1000)"},
     {"--meter-start", OPT_INT64, CFG(meter_start_wh), 0, 2000000000, "WH",
      "energy register at start-up (default 10000)"},
     {"--energy-step", OPT_INT64, CFG(energy_step_wh), 0, 1000000, "WH",
@@ -65,7 +68,9 @@ static const struct opt sim_opts[] = {
      "payload), error:CODE (CALLERROR) or none (never answer). Defaults: {\"status\":"
      "\"Accepted\"} or the action's natural answer; RemoteStartTransaction starts a session on "
      "the requested connector when accepted, RemoteStopTransaction stops it, TriggerMessage "
-     "sends the requested message"},
+     "sends the requested message. 2.0.1: RequestStart/StopTransaction likewise (remoteStartId "
+     "in the Started event), GetBaseReport is followed by a NotifyReport, Get/SetVariables "
+     "are answered per item from a small device model"},
     {"--stay", OPT_INT, CFG(stay_s), 0, INT_MAX / 1000, "S",
      "stay connected S seconds after the script, answering calls (default 0; idle: forever)"},
     {"--duration-limit", OPT_INT, CFG(duration_limit_s), 0, INT_MAX / 1000, "S",
@@ -82,7 +87,7 @@ static const struct opt sim_opts[] = {
 static void sim_usage(FILE *out)
 {
     fputs("usage: ocpp-sim [options]\n"
-          "A simulated OCPP 1.6J charge point. Prints one JSON line per frame sent or received\n"
+          "A simulated OCPP 1.6J or 2.0.1 charge point. Prints one JSON line per frame sent or received\n"
           "({\"dir\":\"out\"|\"in\",\"frame\":[...]}) and a final {\"summary\":{...}} line on "
           "stdout;\nlogs to stderr. Exit status 0 when the script completed and every CALL got a\n"
           "CALLRESULT, 1 otherwise, 2 for a bad command line.\n\noptions:\n",
@@ -245,8 +250,11 @@ static int sim_parse_args(int argc, char **argv, struct sim_config *cfg)
         fprintf(stderr, "ocpp-sim: --id must be 1..48 characters\n");
         return -1;
     }
-    if (strlen(cfg->id_tag) > 20) {
-        fprintf(stderr, "ocpp-sim: --id-tag must be at most 20 characters (OCPP 1.6 idTag)\n");
+    /* 1.6 idTag: 20 characters; 2.0.1 idToken: 36. The offer decides which may be chosen. */
+    size_t tag_max = strstr(cfg->protocol, "ocpp1.6") ? 20 : 36;
+    if (strlen(cfg->id_tag) > tag_max) {
+        fprintf(stderr, "ocpp-sim: --id-tag must be at most %zu characters (%s)\n", tag_max,
+                tag_max == 20 ? "OCPP 1.6 idTag" : "OCPP 2.0.1 idToken");
         return -1;
     }
     if (cfg->connector > cfg->connectors) {

@@ -1,6 +1,6 @@
 /*
- * sim.h — internals of ocpp-sim, a simulated OCPP 1.6J charge point for manual testing and the
- * integration suite. Not a library: one process drives one charge point over one connection.
+ * sim.h — internals of ocpp-sim, a simulated OCPP 1.6J or 2.0.1 charge point for manual testing
+ * and the integration suite (the subprotocol the CSMS chooses decides which). Not a library: one process drives one charge point over one connection.
  *
  * main.c  options table, --help, the loop, the summary line and the exit code.
  * ws.c    the libwebsockets client (the only file that includes <libwebsockets.h>): connect,
