@@ -20,6 +20,7 @@
 #include "store.h"
 #include "store_devmodel.h"
 #include "timeutil.h"
+#include "webhooks.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,14 @@ static const struct admin_param admin_p_devicemodel_get[] = {
     P_END};
 static const struct admin_param admin_p_charging_stop[] = {
     {"transactionId", ADMIN_P_INT, true, 1, 2147483647, NULL}, P_END};
+static const struct admin_param admin_p_webhooks_add[] = {
+    {"url", ADMIN_P_STRING, true, 1, 511, NULL},
+    {"types", ADMIN_P_STRINGS, false, 0, 0, NULL},
+    {"secret", ADMIN_P_STRING, true, 1, 256, NULL},
+    P_END};
+static const struct admin_param admin_p_webhooks_list[] = {P_END};
+static const struct admin_param admin_p_webhooks_delete[] = {
+    {"id", ADMIN_P_INT, true, 1, INT64_MAX, NULL}, P_END};
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
@@ -1403,6 +1412,43 @@ static void admin_m_stations_get(struct admin_req *req, json_t *params)
 static void admin_m_stations_search(struct admin_req *req, json_t *params)
 {
     admin_stations(req, params, stations_search, false);
+}
+
+/* ---- webhooks (the delivery is src/webhooks.c) ---------------------------------------------- */
+
+static void admin_m_webhooks_add(struct admin_req *req, json_t *params)
+{
+    char err[160] = "";
+    int64_t id = 0;
+    int rc = webhooks_add(admin_req_server(req), admin_pstr(params, "url"),
+                          json_object_get(params, "types"), admin_pstr(params, "secret"), &id, err,
+                          sizeof err);
+    if (rc) {
+        admin_req_error(req, rc == OD_EINVAL ? ADMIN_E_PARAMS : ADMIN_E_INTERNAL, NULL, "%s", err);
+        return;
+    }
+    admin_req_result(req, json_pack("{s:I}", "id", (json_int_t)id));
+}
+
+static void admin_m_webhooks_list(struct admin_req *req, json_t *params)
+{
+    (void)params;
+    admin_req_result(req, json_pack("{s:o}", "webhooks", webhooks_list(admin_req_server(req))));
+}
+
+static void admin_m_webhooks_delete(struct admin_req *req, json_t *params)
+{
+    json_int_t id = json_integer_value(json_object_get(params, "id"));
+    int rc = webhooks_delete(admin_req_server(req), id);
+    if (rc == OD_ENOTFOUND) {
+        admin_req_error(req, ADMIN_E_NOT_FOUND, NULL, "no webhook %lld", (long long)id);
+        return;
+    }
+    if (rc) {
+        admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not delete the webhook");
+        return;
+    }
+    admin_req_result(req, json_pack("{s:b}", "deleted", true));
 }
 
 /* ---- the table ----------------------------------------------------------------------------- */

@@ -26,6 +26,7 @@ int64_t event_emit(struct server *srv, const char *type, const char *charger_id,
         CLOG_ERROR(charger_id, "event not stored type=%s err=%s", type, od_strerror(rc));
         return 0;
     }
+    if (seq > srv->events_emitted_seq) srv->events_emitted_seq = seq;
     /* Kept only while someone could receive it: without subscribers there is nothing to do
      * at commit time. */
     if (srv->nsubscribers == 0) {

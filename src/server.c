@@ -11,6 +11,7 @@
 #include "od.h"
 #include "store.h"
 #include "timeutil.h"
+#include "webhooks.h"
 #include "ws.h"
 
 #include <signal.h>
@@ -71,6 +72,7 @@ int server_start(struct server *srv, char *errbuf, size_t errlen)
 {
     int rc = ws_start(srv, errbuf, errlen);
     if (rc) return rc;
+    webhooks_start(srv);
     uv_check_start(&srv->commit_check, server_commit_check_cb);
     uv_timer_start(&srv->tick_timer, server_tick_cb, 1000, 1000);
     uv_signal_start(&srv->sig_int, server_signal_cb, SIGINT);
@@ -112,6 +114,7 @@ void server_reply_after_commit(struct server *srv, struct conn *c, char *block, 
 void server_commit(struct server *srv)
 {
     bool failed = false;
+    int64_t committed_before = srv->events_committed_seq;
     if (store_batch_active(srv->store)) {
         uint64_t t0 = uv_hrtime();
         int rc = store_batch_commit(srv->store);
@@ -131,8 +134,16 @@ void server_commit(struct server *srv)
         }
     }
     /* Subscribers hear of an event only once it is on disk. */
-    if (failed) event_discard_pending(srv);
-    else event_publish_committed(srv);
+    if (failed) {
+        event_discard_pending(srv);
+        srv->events_emitted_seq = srv->events_committed_seq; /* those seqs were given back */
+    } else {
+        event_publish_committed(srv);
+        if (srv->events_emitted_seq > srv->events_committed_seq)
+            srv->events_committed_seq = srv->events_emitted_seq;
+        /* Webhooks read what was committed from the store, one event at a time. */
+        if (srv->events_committed_seq > committed_before) webhooks_kick(srv);
+    }
     struct held_reply *h = srv->held_head;
     srv->held_head = NULL;
     srv->held_tail = &srv->held_head;
@@ -197,8 +208,11 @@ static void server_shutdown_cb(uv_timer_t *t)
         ws_stopping = srv->ws_stopping = true;
         ws_stop(srv);
     }
-    if (ws_stopping && (server_lws_gone(srv) || now >= deadline + 2000)) {
+    /* A webhook POST in flight may finish within the grace (webhooks.h). */
+    if (ws_stopping && ((server_lws_gone(srv) && webhooks_drained(srv)) ||
+                        now >= deadline + 2000)) {
         if (!server_lws_gone(srv)) LOG_WARN("lws teardown incomplete; closing our handles");
+        webhooks_abort(srv);
         server_commit(srv);
         uv_timer_stop(t);
         uv_close((uv_handle_t *)&srv->commit_check, server_handle_closed_cb);
@@ -217,6 +231,7 @@ void server_shutdown(struct server *srv)
     for (struct conn *c = srv->conn_all; c; c = c->all_next)
         conn_close(c, 1001, "server shutting down");
     admin_shutdown(srv);
+    webhooks_shutdown(srv);
     uv_timer_start(&srv->shutdown_timer, server_shutdown_cb, 0, 50);
 }
 

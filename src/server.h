@@ -81,6 +81,10 @@ struct server {
     /* events stored in the open batch, published after it commits (events.c) */
     struct event_pending *events_head, **events_tail;
     int64_t events_committed_seq;   /* highest seq known committed (kept while subscribed) */
+    int64_t events_emitted_seq;     /* highest seq stored, committed or in the open batch */
+
+    /* webhooks (webhooks.c): they follow events_committed_seq */
+    struct webhook *webhooks;
 
     /* group commit */
     uv_check_t commit_check;
