@@ -46,6 +46,21 @@ const char *ocpp_json_str(const json_t *obj, const char *key);
 int64_t ocpp_json_time(const json_t *obj, const char *key, int64_t fallback_ms, bool *had_zone);
 /* New string holding the current time in OCPP's format. */
 json_t *ocpp_json_now(int64_t now_ms);
+/* Sampled values one message may carry (the frame cap bounds it too). */
+#define OCPP_MAX_SAMPLES 512
+
+/* Reads one version's sampledValue object into a model sample (strings borrowed). */
+typedef void (*ocpp_sample_fn)(const json_t *sv, struct model_sample *out);
+
+/*
+ * Converts a meterValue array (same outer shape in 1.6 and 2.0.1: timestamp + sampledValue[])
+ * into model records, each sample read by the version's read_sample. The records live in one
+ * allocation returned in *storage (caller frees) and borrow strings from arr. OD_ELIMIT if the
+ * message holds more than OCPP_MAX_SAMPLES samples.
+ */
+int ocpp_meter_values(const json_t *arr, int64_t now_ms, ocpp_sample_fn read_sample,
+                      struct model_meter_value **out, int *nout, void **storage);
+
 /* Fills err with InternalError for a model/store failure rc and logs it. */
 int ocpp_internal_error(struct ocpp_ctx *ctx, int rc, struct ocpp_error *err);
 

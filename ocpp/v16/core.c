@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define V16_MAX_SAMPLES 512 /* per message; the frame cap bounds it anyway */
 
 json_t *v16_id_tag_info(const struct model_auth *auth)
 {
@@ -126,41 +125,18 @@ V16_HANDLER(v16_handle_start_transaction)
     return 0;
 }
 
-/* Converts a 1.6 meterValue array into model records. The arrays live in one allocation owned
- * by the caller (*storage) and borrow strings from json. */
-static int v16_meter_values(const json_t *arr, int64_t now_ms, struct model_meter_value **out,
-                            int *nout, void **storage)
+/* One 1.6 sampledValue: the value is a string, normalised by the model. */
+static void v16_read_sample(const json_t *sv, struct model_sample *out)
 {
-    size_t nmv = json_array_size(arr), nsmp = 0, i, j;
-    json_t *mvj;
-    json_array_foreach(arr, i, mvj) nsmp += json_array_size(json_object_get(mvj, "sampledValue"));
-    if (nsmp > V16_MAX_SAMPLES) return OD_ELIMIT;
-    char *mem = xmalloc(nmv * sizeof(struct model_meter_value) +
-                        nsmp * sizeof(struct model_sample) + 1);
-    struct model_meter_value *mv = (struct model_meter_value *)mem;
-    struct model_sample *smp = (struct model_sample *)(mem + nmv * sizeof *mv);
-    size_t k = 0;
-    json_array_foreach(arr, i, mvj) {
-        json_t *svs = json_object_get(mvj, "sampledValue"), *sv;
-        mv[i].timestamp_ms = ocpp_json_time(mvj, "timestamp", now_ms, &mv[i].had_zone);
-        mv[i].samples = &smp[k];
-        mv[i].nsamples = (int)json_array_size(svs);
-        json_array_foreach(svs, j, sv) {
-            smp[k++] = (struct model_sample){
-                .raw_value = ocpp_json_str(sv, "value"),
-                .measurand = ocpp_json_str(sv, "measurand"),
-                .phase = ocpp_json_str(sv, "phase"),
-                .unit = ocpp_json_str(sv, "unit"),
-                .context = ocpp_json_str(sv, "context"),
-                .location = ocpp_json_str(sv, "location"),
-                .format = ocpp_json_str(sv, "format"),
-            };
-        }
-    }
-    *out = mv;
-    *nout = (int)nmv;
-    *storage = mem;
-    return 0;
+    *out = (struct model_sample){
+        .raw_value = ocpp_json_str(sv, "value"),
+        .measurand = ocpp_json_str(sv, "measurand"),
+        .phase = ocpp_json_str(sv, "phase"),
+        .unit = ocpp_json_str(sv, "unit"),
+        .context = ocpp_json_str(sv, "context"),
+        .location = ocpp_json_str(sv, "location"),
+        .format = ocpp_json_str(sv, "format"),
+    };
 }
 
 V16_HANDLER(v16_handle_meter_values)
@@ -175,10 +151,10 @@ V16_HANDLER(v16_handle_meter_values)
     struct model_meter_value *mv;
     int nmv;
     void *storage;
-    if (v16_meter_values(json_object_get(req, "meterValue"), ctx->m.now_ms, &mv, &nmv,
+    if (ocpp_meter_values(json_object_get(req, "meterValue"), ctx->m.now_ms, v16_read_sample, &mv, &nmv,
                          &storage) != 0) {
         ocpp_error_set(err, OCPP_ERR_OCCURRENCE_CONSTRAINT, "/meterValue",
-                       "more than %d sampled values in one message", V16_MAX_SAMPLES);
+                       "more than %d sampled values in one message", OCPP_MAX_SAMPLES);
         return OD_ELIMIT;
     }
     int rc = model_meter_values(&ctx->m, connector, connector,
@@ -206,9 +182,9 @@ V16_HANDLER(v16_handle_stop_transaction)
     int nmv = 0;
     void *storage = NULL;
     json_t *data = json_object_get(req, "transactionData");
-    if (data && v16_meter_values(data, ctx->m.now_ms, &mv, &nmv, &storage) != 0) {
+    if (data && ocpp_meter_values(data, ctx->m.now_ms, v16_read_sample, &mv, &nmv, &storage) != 0) {
         ocpp_error_set(err, OCPP_ERR_OCCURRENCE_CONSTRAINT, "/transactionData",
-                       "more than %d sampled values in one message", V16_MAX_SAMPLES);
+                       "more than %d sampled values in one message", OCPP_MAX_SAMPLES);
         return OD_ELIMIT;
     }
     int64_t resolved = 0;

@@ -10,46 +10,29 @@
 
 #include <stdlib.h>
 
-#define V201_MAX_SAMPLES 512 /* per message; the frame cap bounds it anyway */
+
+/* One 2.0.1 sampledValue: a number with a unitOfMeasure (unit, power-of-ten multiplier). */
+static void v201_read_sample(const json_t *sv, struct model_sample *out)
+{
+    const json_t *uom = json_object_get(sv, "unitOfMeasure");
+    /* Signed readings carry the same number plus a signature: stored as the number, the
+     * format saying it was signed. */
+    *out = (struct model_sample){
+        .number = json_number_value(json_object_get(sv, "value")),
+        .multiplier = (int)json_integer_value(json_object_get(uom, "multiplier")),
+        .measurand = ocpp_json_str(sv, "measurand"),
+        .phase = ocpp_json_str(sv, "phase"),
+        .unit = ocpp_json_str(uom, "unit"),
+        .context = ocpp_json_str(sv, "context"),
+        .location = ocpp_json_str(sv, "location"),
+        .format = json_object_get(sv, "signedMeterValue") ? "Signed" : NULL,
+    };
+}
 
 int v201_meter_values(const json_t *arr, int64_t now_ms, struct model_meter_value **out,
                       int *nout, void **storage)
 {
-    size_t nmv = json_array_size(arr), nsmp = 0, i, j;
-    json_t *mvj;
-    json_array_foreach(arr, i, mvj) nsmp += json_array_size(json_object_get(mvj, "sampledValue"));
-    if (nsmp > V201_MAX_SAMPLES) return OD_ELIMIT;
-    char *mem = xmalloc(nmv * sizeof(struct model_meter_value) +
-                        nsmp * sizeof(struct model_sample) + 1);
-    struct model_meter_value *mv = (struct model_meter_value *)mem;
-    struct model_sample *smp = (struct model_sample *)(mem + nmv * sizeof *mv);
-    size_t k = 0;
-    json_array_foreach(arr, i, mvj) {
-        json_t *svs = json_object_get(mvj, "sampledValue"), *sv;
-        mv[i].timestamp_ms = ocpp_json_time(mvj, "timestamp", now_ms, &mv[i].had_zone);
-        mv[i].samples = &smp[k];
-        mv[i].nsamples = (int)json_array_size(svs);
-        json_array_foreach(svs, j, sv) {
-            const json_t *uom = json_object_get(sv, "unitOfMeasure");
-            const char *unit = ocpp_json_str(uom, "unit");
-            /* Signed readings carry the same number plus a signature: stored as the number,
-             * the format saying it was signed. */
-            smp[k++] = (struct model_sample){
-                .number = json_number_value(json_object_get(sv, "value")),
-                .multiplier = (int)json_integer_value(json_object_get(uom, "multiplier")),
-                .measurand = ocpp_json_str(sv, "measurand"),
-                .phase = ocpp_json_str(sv, "phase"),
-                .unit = unit,
-                .context = ocpp_json_str(sv, "context"),
-                .location = ocpp_json_str(sv, "location"),
-                .format = json_object_get(sv, "signedMeterValue") ? "Signed" : NULL,
-            };
-        }
-    }
-    *out = mv;
-    *nout = (int)nmv;
-    *storage = mem;
-    return 0;
+    return ocpp_meter_values(arr, now_ms, v201_read_sample, out, nout, storage);
 }
 
 V201_HANDLER(v201_handle_meter_values)
@@ -61,7 +44,7 @@ V201_HANDLER(v201_handle_meter_values)
     if (v201_meter_values(json_object_get(req, "meterValue"), ctx->m.now_ms, &mv, &nmv,
                           &storage) != 0) {
         ocpp_error_set(err, OCPP_ERR_OCCURRENCE_CONSTRAINT, "/meterValue",
-                       "more than %d sampled values in one message", V201_MAX_SAMPLES);
+                       "more than %d sampled values in one message", OCPP_MAX_SAMPLES);
         return OD_ELIMIT;
     }
     /* 2.0.1 MeterValues name an EVSE, not a connector or transaction (transaction readings
