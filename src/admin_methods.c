@@ -405,23 +405,32 @@ static void admin_m_chargers_register(struct admin_req *req, json_t *params)
     admin_req_result(req, admin_charger_json(srv, &ch));
 }
 
-static void admin_m_chargers_delete(struct admin_req *req, json_t *params)
+/* Deletes the row keyed by key with del, committed before the answer. Returns true when it was
+ * deleted (the answer is sent either way). */
+static bool admin_delete_row(struct admin_req *req, int (*del)(struct store *, const char *),
+                             const char *key, const char *what)
 {
     struct server *srv = admin_req_server(req);
-    const char *id = admin_pstr(params, "chargerId");
     int rc = server_batch(srv);
-    if (rc == 0) rc = store_charger_delete(srv->store, id);
+    if (rc == 0) rc = del(srv->store, key);
     if (rc == OD_ENOTFOUND) {
-        admin_req_error(req, ADMIN_E_NOT_FOUND, NULL, "no charger %s", id);
-        return;
+        admin_req_error(req, ADMIN_E_NOT_FOUND, NULL, "no %s %s", what, key);
+        return false;
     }
     if (rc == 0) rc = admin_commit(srv);
     if (rc) {
-        admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not delete the charger");
-        return;
+        admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not delete the %s", what);
+        return false;
     }
-    CLOG_INFO(id, "charger deleted by an operator");
     admin_req_result(req, json_pack("{s:b}", "deleted", true));
+    return true;
+}
+
+static void admin_m_chargers_delete(struct admin_req *req, json_t *params)
+{
+    const char *id = admin_pstr(params, "chargerId");
+    if (admin_delete_row(req, store_charger_delete, id, "charger"))
+        CLOG_INFO(id, "charger deleted by an operator");
 }
 
 /* ---- tokens -------------------------------------------------------------------------------- */
@@ -479,20 +488,7 @@ static void admin_m_tokens_upsert(struct admin_req *req, json_t *params)
 
 static void admin_m_tokens_delete(struct admin_req *req, json_t *params)
 {
-    struct server *srv = admin_req_server(req);
-    const char *tag = admin_pstr(params, "idTag");
-    int rc = server_batch(srv);
-    if (rc == 0) rc = store_token_delete(srv->store, tag);
-    if (rc == OD_ENOTFOUND) {
-        admin_req_error(req, ADMIN_E_NOT_FOUND, NULL, "no token %s", tag);
-        return;
-    }
-    if (rc == 0) rc = admin_commit(srv);
-    if (rc) {
-        admin_req_error(req, ADMIN_E_INTERNAL, NULL, "could not delete the token");
-        return;
-    }
-    admin_req_result(req, json_pack("{s:b}", "deleted", true));
+    admin_delete_row(req, store_token_delete, admin_pstr(params, "idTag"), "token");
 }
 
 /* ---- transactions -------------------------------------------------------------------------- */
