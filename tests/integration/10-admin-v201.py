@@ -15,19 +15,6 @@ CP = "ADMIN-V201-01"
 TAG = "APP-V201-TAG"
 
 
-async def answer_call(cp, action, payload, timeout=10.0):
-    """Waits for the server's CALL of action, answers it with payload, returns the CALL."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        for i, call in enumerate(cp.server_calls):
-            if call[2] == action:
-                del cp.server_calls[i]
-                await cp.send_frame([3, call[1], payload])
-                return call
-        check(asyncio.get_running_loop().time() < deadline, f"no {action} from the server")
-        await asyncio.sleep(0.02)
-
-
 async def test(h):
     srv = await h.server(args=["--accept-unknown-tokens"])
     cp = await harness.Charger.connect(srv, CP, protocols=(V201,))
@@ -46,27 +33,27 @@ async def test(h):
     check(not cp.server_calls, f"invalid calls reached the station: {cp.server_calls}")
     task = asyncio.ensure_future(a.call("ocpp.call", {"chargerId": CP, "action": "Reset",
                                                       "payload": {"type": "OnIdle"}}))
-    await answer_call(cp, "Reset", {"status": "Scheduled"})
+    await cp.answer_call("Reset", {"status": "Scheduled"})
     check(await task == {"result": {"status": "Scheduled"}}, "2.0.1 Reset")
 
     task = asyncio.ensure_future(a.call("ocpp.call", {
         "chargerId": CP, "action": "ChangeAvailability",
         "payload": {"operationalStatus": "Inoperative", "evse": {"id": 1}}}))
-    await answer_call(cp, "ChangeAvailability", {"status": "Accepted"})
+    await cp.answer_call("ChangeAvailability", {"status": "Accepted"})
     await task
     c = await a.call("chargers.get", {"chargerId": CP})
     check([x["availability"] for x in c["connectors"]] == ["Inoperative"], f"2.0.1 avail {c}")
     task = asyncio.ensure_future(a.call("ocpp.call", {
         "chargerId": CP, "action": "ChangeAvailability",
         "payload": {"operationalStatus": "Operative"}}))
-    await answer_call(cp, "ChangeAvailability", {"status": "Accepted"})
+    await cp.answer_call("ChangeAvailability", {"status": "Accepted"})
     await task
 
     # charging.start: RequestStartTransaction, then the TransactionEvent that starts it.
     task = asyncio.ensure_future(a.call("charging.start", {"chargerId": CP, "connectorId": 1,
                                                            "idTag": TAG, "waitMs": 10000},
                                         timeout=15))
-    call = await answer_call(cp, "RequestStartTransaction", {"status": "Accepted"})
+    call = await cp.answer_call("RequestStartTransaction", {"status": "Accepted"})
     req = call[3]
     check(req["idToken"]["idToken"] == TAG and req["evseId"] == 1 and
           isinstance(req["remoteStartId"], int), f"RequestStartTransaction {req}")
@@ -83,13 +70,13 @@ async def test(h):
           f"transaction {tx}")
 
     task = asyncio.ensure_future(a.call("charging.stop", {"transactionId": r["transactionId"]}))
-    call = await answer_call(cp, "RequestStopTransaction", {"status": "Accepted"})
+    call = await cp.answer_call("RequestStopTransaction", {"status": "Accepted"})
     check(call[3] == {"transactionId": "V201-TX-1"}, f"RequestStopTransaction {call[3]}")
     check(await task == {"status": "Accepted"}, "stop result")
 
     # A start the station rejects returns no transaction.
     task = asyncio.ensure_future(a.call("charging.start", {"chargerId": CP, "idTag": TAG}))
-    await answer_call(cp, "RequestStartTransaction", {"status": "Rejected"})
+    await cp.answer_call("RequestStartTransaction", {"status": "Rejected"})
     check(await task == {"status": "Rejected", "transactionId": None}, "rejected start")
 
     await a.close()

@@ -17,19 +17,6 @@ CP = "DM-V201-01"
 TAG = "DM-TAG-1"
 
 
-async def answer_call(cp, action, payload, timeout=10.0):
-    """Waits for the server's CALL of action, answers it with payload, returns the CALL."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        for i, call in enumerate(cp.server_calls):
-            if call[2] == action:
-                del cp.server_calls[i]
-                await cp.send_frame([3, call[1], payload])
-                return call
-        check(asyncio.get_running_loop().time() < deadline, f"no {action} from the server")
-        await asyncio.sleep(0.02)
-
-
 def find(dm, component, variable, evse=None):
     for v in dm["variables"]:
         if (v["component"]["name"] == component and v["variable"]["name"] == variable and
@@ -71,7 +58,7 @@ async def test(h):
     task = asyncio.ensure_future(a.call("ocpp.call", {
         "chargerId": CP, "action": "GetBaseReport",
         "payload": {"requestId": 7, "reportBase": "FullInventory"}}))
-    await answer_call(cp, "GetBaseReport", {"status": "Accepted"})
+    await cp.answer_call("GetBaseReport", {"status": "Accepted"})
     check(await task == {"result": {"status": "Accepted"}}, "GetBaseReport")
     await cp.call_ok("NotifyReport", {
         "requestId": 7, "generatedAt": iso_now(), "seqNo": 0, "tbc": True, "reportData": [
@@ -126,7 +113,7 @@ async def test(h):
              "variable": {"name": "EVConnectionTimeOut"}},
             {"attributeValue": "x", "attributeType": "Target",
              "component": {"name": "SampledDataCtrlr"}, "variable": {"name": "TxUpdatedInterval"}}]}}))
-    call = await answer_call(cp, "SetVariables", {"setVariableResult": [
+    call = await cp.answer_call("SetVariables", {"setVariableResult": [
         {"attributeStatus": "Accepted", "component": {"name": "OCPPCommCtrlr"},
          "variable": {"name": "HeartbeatInterval"}},
         {"attributeStatus": "Rejected", "component": {"name": "TxCtrlr"},
@@ -153,7 +140,7 @@ async def test(h):
              "variable": {"name": "AvailabilityState"}},
             {"component": {"name": "ClockCtrlr"}, "variable": {"name": "TimeSource"}},
             {"component": {"name": "Foo"}, "variable": {"name": "Bar"}}]}}))
-    await answer_call(cp, "GetVariables", {"getVariableResult": [
+    await cp.answer_call("GetVariables", {"getVariableResult": [
         {"attributeStatus": "Accepted", "attributeValue": "Unavailable",
          "component": {"name": "EVSE", "evse": {"id": 1}},
          "variable": {"name": "AvailabilityState"}},
@@ -177,7 +164,7 @@ async def test(h):
     task = asyncio.ensure_future(a.call("charging.start", {"chargerId": CP, "connectorId": 1,
                                                            "idTag": TAG, "waitMs": 10000},
                                         timeout=15))
-    call = await answer_call(cp, "RequestStartTransaction", {"status": "Accepted"})
+    call = await cp.answer_call("RequestStartTransaction", {"status": "Accepted"})
     rsid = call[3]["remoteStartId"]
     check(isinstance(rsid, int) and rsid > 0, f"remoteStartId {call[3]}")
     await cp.call_ok("TransactionEvent", {
@@ -200,13 +187,13 @@ async def test(h):
     # The next start gets a new id.
     task = asyncio.ensure_future(a.call("charging.start", {"chargerId": CP, "idTag": TAG,
                                                            "waitMs": 0}))
-    call = await answer_call(cp, "RequestStartTransaction", {"status": "Accepted"})
+    call = await cp.answer_call("RequestStartTransaction", {"status": "Accepted"})
     check(call[3]["remoteStartId"] != rsid, f"remoteStartId reused {call[3]}")
     r = await task
     check(r["status"] == "Accepted" and r["transactionId"] is None, f"start without wait {r}")
 
     task = asyncio.ensure_future(a.call("charging.stop", {"transactionId": tx["id"]}))
-    call = await answer_call(cp, "RequestStopTransaction", {"status": "Accepted"})
+    call = await cp.answer_call("RequestStopTransaction", {"status": "Accepted"})
     check(call[3] == {"transactionId": "DM-TX-1"}, f"RequestStopTransaction {call[3]}")
     check(await task == {"status": "Accepted"}, "stop result")
 

@@ -222,6 +222,18 @@ class Charger:
     async def send_frame(self, frame):
         await self.ws.send(json.dumps(frame))
 
+    async def answer_call(self, action, payload, timeout=10.0):
+        """Waits for the server's CALL of action, answers it with payload, returns the CALL."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            for i, call in enumerate(self.server_calls):
+                if call[2] == action:
+                    del self.server_calls[i]
+                    await self.send_frame([3, call[1], payload])
+                    return call
+            check(asyncio.get_running_loop().time() < deadline, f"no {action} from the server")
+            await asyncio.sleep(0.02)
+
     async def next_frame(self, timeout=10.0):
         """The next reply frame (list) or ("raw", text). Fails on timeout or close."""
         get = asyncio.ensure_future(self.inbox.get())
