@@ -1,8 +1,9 @@
 /*
- * main.c — ocppd's entry point: settings, file-descriptor limit, store, loop, server.
+ * main.c — ocppd's entry point: settings, file-descriptor limit, store, loop, server, loop lag.
  */
 #include "config.h"
 #include "log.h"
+#include "looplag.h"
 #include "od.h"
 #include "server.h"
 #include "store.h"
@@ -45,6 +46,12 @@ static int seed_tokens(struct store *st, const struct config *cfg)
     return 0;
 }
 
+/* The loop lag timer leaves once shutdown starts: server.c waits for foreign handles to go. */
+static bool main_server_stopping(void *arg)
+{
+    return ((const struct server *)arg)->stopping;
+}
+
 int main(int argc, char **argv)
 {
     struct config cfg;
@@ -81,6 +88,8 @@ int main(int argc, char **argv)
     uv_loop_init(&loop);
     struct server srv;
     server_init(&srv, &loop, &cfg, st);
+    struct looplag lag;
+    looplag_init(&lag, &loop, LOOPLAG_INTERVAL_MS);
     if ((rc = server_start(&srv, err, sizeof err))) {
         fprintf(stderr, "ocppd: %s\n", err);
         srv.exit_code = 1;
@@ -90,7 +99,12 @@ int main(int argc, char **argv)
         printf("ocppd: generated admin token: %s\n", cfg.admin_token);
         fflush(stdout);
     }
+    if (!rc) looplag_start(&lag, main_server_stopping, &srv);
     uv_run(&loop, UV_RUN_DEFAULT);
+    looplag_close(&lag);
+    uv_run(&loop, UV_RUN_NOWAIT); /* its close callback */
+    LOG_INFO("loop lag ticks=%llu p99_ms=%.1f max_ms=%.1f", (unsigned long long)lag.lag.count,
+             metrics_hist_quantile(&lag.lag, 0.99) * 1e3, lag.lag.max * 1e3);
     int exit_code = srv.exit_code;
     server_close(&srv);
     store_close(st);
