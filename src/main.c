@@ -93,6 +93,7 @@ int main(int argc, char **argv)
     if ((rc = server_start(&srv, err, sizeof err))) {
         fprintf(stderr, "ocppd: %s\n", err);
         srv.exit_code = 1;
+        looplag_close(&lag); /* never started: do not leave it for shutdown to wait on */
         server_shutdown(&srv);
     } else if (cfg.admin_token_generated) {
         /* Printed once so the operator can use it; it is never logged afterwards. */

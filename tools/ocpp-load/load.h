@@ -1,5 +1,6 @@
 /*
- * load.h — internals of ocpp-load, an open-loop OCPP 1.6J load generator (not a library).
+ * load.h — internals of ocpp-load, an open-loop OCPP-J load generator (1.6, 2.0.1 or half of
+ * each) (not a library).
  *
  * main.c    options, worker processes, the measurement window (/proc of --pid), merging the
  *           workers' reports and printing the summary (text or one JSON line).
@@ -7,6 +8,7 @@
  *           chargers, the ramp, the open-loop scheduler and the reply matching.
  * hist.c    a fixed-size log-linear histogram of microsecond values (about 3 % resolution), so
  *           percentiles never need the samples themselves.
+ * scrape.c  the server's event loop lag histogram read from its /metrics at the window's ends.
  *
  * Time is CLOCK_MONOTONIC in microseconds everywhere; it is the same clock in every process, so
  * the parent can hand the workers absolute deadlines.
@@ -36,12 +38,45 @@ void hist_merge(struct hist *into, const struct hist *from);
 /* The value at quantile q (0..1): the upper edge of the bucket holding it; 0 when empty. */
 uint64_t hist_quantile(const struct hist *h, double q);
 
+/* ---- server loop lag (scrape.c) ------------------------------------------------------------ */
+
+#define LOAD_LAG_BUCKETS 40
+
+/* One reading of ocppd_loop_lag_seconds (cumulative buckets, +Inf last) and its max gauge. */
+struct load_lag_sample {
+    bool ok;
+    int nbuckets;
+    double le[LOAD_LAG_BUCKETS];
+    uint64_t cum[LOAD_LAG_BUCKETS];
+    uint64_t count;
+    double max_s;               /* largest lag since the server started */
+};
+
+/* The loop lag between two samples. */
+struct load_lag {
+    bool ok;
+    uint64_t ticks;
+    double p50_s, p99_s;        /* upper bounds of the buckets holding them */
+    double max_s;               /* exact if max_exact, else the upper bound of its bucket */
+    bool max_exact;
+    double max_since_start_s;
+};
+
+/* GETs url (http://host:port/metrics) and reads the loop lag lines; .ok false on any failure. */
+struct load_lag_sample load_scrape_lag(const char *url);
+struct load_lag load_lag_window(const struct load_lag_sample *a, const struct load_lag_sample *b);
+
 /* ---- settings ------------------------------------------------------------------------------ */
+
+/* Which OCPP version a run speaks; LOAD_PROTO_MIX gives even-numbered chargers 1.6 and odd ones
+ * 2.0.1. */
+enum load_proto { LOAD_PROTO_16, LOAD_PROTO_201, LOAD_PROTO_MIX };
 
 /* Command-line settings; strings point into argv or static defaults. */
 struct load_config {
     const char *url;        /* base URL; "/<id>" is appended per charger */
-    const char *protocol;   /* offered subprotocol */
+    const char *protocol;   /* ocpp1.6, ocpp2.0.1 or mix (parsed into proto) */
+    const char *metrics_url; /* the server's /metrics, for its loop lag; NULL = not read */
     const char *id_prefix;  /* charger ids are <prefix><index> */
     const char *ack_log;    /* JSON lines of acknowledged tx messages, or NULL */
     long chargers;
@@ -56,6 +91,8 @@ struct load_config {
     long drain_s;           /* after the steady phase, wait this long for late replies */
     bool json;
     bool transactions;
+    enum load_proto proto;
+    uint32_t run_id;        /* makes 2.0.1 transaction ids unique across runs */
 };
 
 /* ---- worker report --------------------------------------------------------------------------- */
@@ -106,6 +143,7 @@ enum load_action {
     LOAD_A_START,
     LOAD_A_METER,
     LOAD_A_STOP,
+    LOAD_A_TX_EVENT,        /* 2.0.1 TransactionEvent (Started, Updated or Ended) */
     LOAD_A_COUNT
 };
 extern const char *const load_action_names[LOAD_A_COUNT];

@@ -4,8 +4,8 @@
  *
  * The parent forks --workers children, each with its share of the chargers. When every worker
  * says its ramp is over, the parent picks one absolute start for the steady phase, samples the
- * server (--pid: utime+stime and VmRSS from /proc) at its start and end, then merges the
- * workers' reports. Exit status: 0 the run completed (errors are reported, not fatal), 1 a worker
+ * server (--pid: utime+stime and VmRSS from /proc; --metrics-url: its event loop lag histogram)
+ * at its start and end, then merges the workers' reports. Exit status: 0 the run completed (errors are reported, not fatal), 1 a worker
  * failed, 2 bad command line.
  */
 #include "load.h"
@@ -37,23 +37,28 @@ struct opt {
 static const struct opt load_opts[] = {
     {"--url", OPT_STR, CFG(url), 0, 0, "URL", "CSMS base URL; /<id> is appended (ws:// only)"},
     {"--chargers", OPT_LONG, CFG(chargers), 1, 1000000, "N", "simulated chargers (default 100)"},
-    {"--protocol", OPT_STR, CFG(protocol), 0, 0, "P", "subprotocol offered (default ocpp1.6)"},
+    {"--protocol", OPT_STR, CFG(protocol), 0, 0, "P",
+     "ocpp1.6, ocpp2.0.1, or mix (even-numbered chargers 1.6, odd ones 2.0.1; default ocpp1.6)"},
     {"--ramp", OPT_LONG, CFG(ramp), 0, 1000000, "PER_S",
      "new connections per second, 0 = all at once (default 1000)"},
     {"--rate", OPT_DOUBLE, CFG(rate), 0, 10000000, "MSGS_PER_S",
      "steady-phase CALLs per second over all chargers (default 100)"},
     {"--duration", OPT_LONG, CFG(duration_s), 0, 86400, "S", "steady phase length (default 10)"},
     {"--pid", OPT_LONG, CFG(pid), 0, 1 << 30, "PID", "server process to sample in /proc"},
+    {"--metrics-url", OPT_STR, CFG(metrics_url), 0, 0, "URL",
+     "server /metrics (http://127.0.0.1:8181/metrics): report its event loop lag in the window"},
     {"--workers", OPT_LONG, CFG(workers), 1, 64, "W", "worker processes (default 1)"},
     {"--src-addrs", OPT_LONG, CFG(src_addrs), 1, 64, "K",
      "spread source addresses over 127.0.0.1..127.0.0.K (default: 1 per 20,000 chargers)"},
     {"--transactions", OPT_FLAG, CFG(transactions), 0, 0, NULL,
-     "mix in transactions: Preparing, Start, Charging, MeterValues, Stop, Finishing, "
-     "Available (otherwise heartbeats and status changes)"},
+     "mix in transactions: 1.6 Preparing, Start, Charging, MeterValues, Stop, Finishing, "
+     "Available; 2.0.1 Occupied, TransactionEvent Started, Updated, Ended, Available "
+     "(otherwise heartbeats and status changes)"},
     {"--meter-count", OPT_LONG, CFG(meter_count), 0, 1000, "N",
      "MeterValues per transaction (default 4)"},
     {"--ack-log", OPT_STR, CFG(ack_log), 0, 0, "FILE",
-     "append one JSON line per acknowledged StartTransaction, MeterValues, StopTransaction"},
+     "append one JSON line per acknowledged StartTransaction, MeterValues, StopTransaction "
+     "(1.6 chargers only)"},
     {"--id-prefix", OPT_STR, CFG(id_prefix), 0, 0, "S", "charger id prefix (default LOAD)"},
     {"--connect-timeout", OPT_LONG, CFG(connect_timeout_s), 1, 3600, "S",
      "the ramp may overrun its schedule by this much (default 30)"},
@@ -66,7 +71,7 @@ static const struct opt load_opts[] = {
 static void load_usage(FILE *out)
 {
     fputs("usage: ocpp-load --url ws://127.0.0.1:8180/ocpp [options]\n"
-          "Open-loop OCPP 1.6J load: CALLs go out on schedule whatever the replies do, and RTT\n"
+          "Open-loop OCPP-J load: CALLs go out on schedule whatever the replies do, and RTT\n"
           "is measured from the scheduled time.\n\noptions:\n", out);
     for (size_t i = 0; i < sizeof load_opts / sizeof *load_opts; i++) {
         const struct opt *o = &load_opts[i];
@@ -183,6 +188,7 @@ static int read_full(int fd, void *buf, size_t len)
 struct load_result {
     struct load_report r;       /* merged */
     struct proc_sample base, steady, end;
+    struct load_lag lag;        /* server loop lag over the steady phase (--metrics-url) */
     double steady_s;            /* actual window length */
     double ramp_s;              /* first connect attempt to last handshake */
     bool ramp_complete;
@@ -205,12 +211,12 @@ static void load_print(const struct load_config *cfg, const struct load_result *
 #undef X
     };
     if (cfg->json) {
-        printf("{\"chargers\":%ld,\"workers\":%ld,\"src_addrs\":%ld,\"rate\":%.0f,"
+        printf("{\"protocol\":\"%s\",\"chargers\":%ld,\"workers\":%ld,\"src_addrs\":%ld,\"rate\":%.0f,"
                "\"duration_s\":%.3f,\"transactions\":%s,\"connected\":%llu,\"booted\":%llu,"
                "\"connected_end\":%llu,\"ramp_s\":%.3f,\"ramp_complete\":%s,"
                "\"connect_per_s\":%.0f,\"connect_us\":{\"p50\":%llu,\"p99\":%llu,\"max\":%llu},"
                "\"sent\":%llu,\"results\":%llu,\"achieved_per_s\":%.1f,\"errors\":{",
-               cfg->chargers, cfg->workers, cfg->src_addrs, cfg->rate, res->steady_s,
+               cfg->protocol, cfg->chargers, cfg->workers, cfg->src_addrs, cfg->rate, res->steady_s,
                cfg->transactions ? "true" : "false", (unsigned long long)r->connected,
                (unsigned long long)r->booted, (unsigned long long)r->connected_end, res->ramp_s,
                res->ramp_complete ? "true" : "false", conn_rate,
@@ -231,6 +237,14 @@ static void load_print(const struct load_config *cfg, const struct load_result *
                (unsigned long long)hist_quantile(&r->rtt, 0.999), (unsigned long long)r->rtt.max,
                r->rtt.count ? (double)r->rtt.sum / (double)r->rtt.count : 0.0,
                (unsigned long long)r->send_lag_max_us);
+        if (cfg->metrics_url && res->lag.ok)
+            printf(",\"loop_lag_ms\":{\"ticks\":%llu,\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f,"
+                   "\"max_exact\":%s,\"max_since_start\":%.1f}",
+                   (unsigned long long)res->lag.ticks, res->lag.p50_s * 1e3, res->lag.p99_s * 1e3,
+                   res->lag.max_s * 1e3, res->lag.max_exact ? "true" : "false",
+                   res->lag.max_since_start_s * 1e3);
+        else if (cfg->metrics_url)
+            printf(",\"loop_lag_ms\":null");
         if (cfg->pid)
             printf(",\"server\":{\"pid\":%ld,\"cpu_s\":%.3f,\"cpu_pct\":%.1f,"
                    "\"cpu_us_per_msg\":%.1f,\"rss_base_kib\":%ld,\"rss_kib\":%ld,"
@@ -262,6 +276,14 @@ static void load_print(const struct load_config *cfg, const struct load_result *
     for (int i = 0; i < LOAD_ERR_COUNT; i++)
         if (r->errors[i]) printf(" %s=%llu", err_names[i], (unsigned long long)r->errors[i]);
     printf("\n");
+    if (cfg->metrics_url && res->lag.ok)
+        printf("server loop lag over %llu ticks: p50 %.1f ms  p99 %.1f ms  max %s%.1f ms  (max "
+               "since server start %.1f ms)\n",
+               (unsigned long long)res->lag.ticks, res->lag.p50_s * 1e3, res->lag.p99_s * 1e3,
+               res->lag.max_exact ? "" : "<= ", res->lag.max_s * 1e3,
+               res->lag.max_since_start_s * 1e3);
+    else if (cfg->metrics_url)
+        printf("server loop lag: not available from %s\n", cfg->metrics_url);
     if (cfg->pid) {
         printf("server pid %ld: cpu %.3f s (%.1f %% of one core), %.1f us/msg; rss before %ld "
                "KiB, after ramp %ld KiB, end %ld KiB; %.0f bytes per charger\n",
@@ -279,6 +301,19 @@ int main(int argc, char **argv)
     };
     int rc = load_parse_args(&cfg, argc, argv);
     if (rc) return rc == 1 ? 0 : 2;
+    static const struct {
+        const char *name;
+        enum load_proto proto;
+    } protos[] = {{"ocpp1.6", LOAD_PROTO_16}, {"ocpp2.0.1", LOAD_PROTO_201}, {"mix", LOAD_PROTO_MIX}};
+    size_t pi = 0;
+    while (pi < sizeof protos / sizeof *protos && strcmp(cfg.protocol, protos[pi].name) != 0) pi++;
+    if (pi == sizeof protos / sizeof *protos) {
+        fprintf(stderr, "ocpp-load: --protocol '%s': want ocpp1.6, ocpp2.0.1 or mix\n",
+                cfg.protocol);
+        return 2;
+    }
+    cfg.proto = protos[pi].proto;
+    cfg.run_id = (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 16);
     if (cfg.workers > cfg.chargers) cfg.workers = cfg.chargers;
     if (!cfg.src_addrs) cfg.src_addrs = 1 + (cfg.chargers - 1) / 20000;
     signal(SIGPIPE, SIG_IGN);
@@ -348,9 +383,12 @@ int main(int argc, char **argv)
         if (write(go_fd[w], &go, sizeof go) != (ssize_t)sizeof go) return 1;
     sleep_until_us(go.steady_us);
     res.steady = proc_read(cfg.pid);
+    struct load_lag_sample lag0 = load_scrape_lag(cfg.metrics_url);
     int64_t end = go.steady_us + (int64_t)cfg.duration_s * 1000000;
     sleep_until_us(end);
     res.end = proc_read(cfg.pid);
+    struct load_lag_sample lag1 = load_scrape_lag(cfg.metrics_url);
+    res.lag = load_lag_window(&lag0, &lag1);
     res.steady_s = (double)(load_now_us() - go.steady_us) / 1e6;
     if (res.steady_s > (double)cfg.duration_s + 0.05 && cfg.duration_s)
         res.steady_s = (double)cfg.duration_s; /* sampling late by a few ms changes nothing */

@@ -3,13 +3,19 @@
  * libuv loop shared with libwebsockets, and the open-loop scheduler.
  *
  * Phases: ramp (connect the share of chargers at the configured pace, each sends
- * BootNotification then StatusNotification Available), then, from the parent's absolute start
+ * BootNotification then StatusNotification Available, in its own OCPP version), then, from the parent's absolute start
  * time, the steady phase: message k of this worker is due at start + k / rate and goes to the
  * next ready charger in turn, whether or not earlier replies have arrived (open loop). Its RTT is
  * measured from that due time, so a server that falls behind shows it in the percentiles rather
  * than slowing the generator down. After the steady phase a short drain collects late replies;
  * whatever is still outstanding counts as a timeout. The worker then writes its report and exits
  * without closing sockets one by one (the kernel closes them; ocppd sees them go all at once).
+ *
+ * The transaction mix per version: 1.6 sends StatusNotification Preparing, StartTransaction
+ * (and waits for its transactionId), Charging, MeterValues x N, StopTransaction, Finishing,
+ * Available, Heartbeat; 2.0.1 sends StatusNotification Occupied, TransactionEvent Started (the
+ * charger names the transaction, so nothing to wait for), Updated x N with a meter reading,
+ * Ended, StatusNotification Available, Heartbeat.
  */
 #include "load.h"
 
@@ -33,7 +39,7 @@
 
 const char *const load_action_names[LOAD_A_COUNT] = {
     "BootNotification", "Heartbeat", "StatusNotification", "StartTransaction", "MeterValues",
-    "StopTransaction",
+    "StopTransaction", "TransactionEvent",
 };
 
 enum lw_state { LW_IDLE, LW_CONNECTING, LW_BOOTING, LW_STATUS, LW_READY, LW_GONE };
@@ -79,6 +85,11 @@ struct lw_charger {
     int64_t meter_wh;
     int meters_left;
     bool alt;            /* without --transactions: alternates Preparing/Available */
+    bool v201;           /* speaks OCPP 2.0.1 (else 1.6) */
+    uint32_t tx_count;   /* 2.0.1: transactions started, part of the next transactionId */
+    int seq_no;          /* 2.0.1: next TransactionEvent seqNo of the running transaction */
+    char tx_ext[40];     /* 2.0.1: the running transaction's id, named by the charger (at most
+                          * 36 characters: run, charger index and count in hex) */
     bool settled;        /* the ramp is over for it: ready, or failed for good */
 };
 
@@ -215,13 +226,13 @@ static bool lw_call(struct lw_worker *W, struct lw_charger *c, enum load_action 
     c->npending++;
     if (steady) W->steady_pending++;
 
-    char payload[512];
+    char payload[1024];
     va_list ap;
     va_start(ap, fmt);
     int plen = vsnprintf(payload, sizeof payload, fmt, ap);
     va_end(ap);
     if (plen < 0 || (size_t)plen >= sizeof payload) plen = 0;
-    char text[640];
+    char text[1152];
     int n = snprintf(text, sizeof text, "[2,\"%u\",\"%s\",%.*s]", slot->seq,
                      load_action_names[a], plen, payload);
     lw_queue(c, text, (size_t)n);
@@ -232,17 +243,93 @@ static bool lw_call(struct lw_worker *W, struct lw_charger *c, enum load_action 
     return true;
 }
 
+/* status in 1.6 words; 2.0.1 chargers report Available or Occupied (plugged in). */
 static void lw_status(struct lw_worker *W, struct lw_charger *c, bool steady, int64_t due,
                       const char *status)
 {
+    if (c->v201) {
+        lw_call(W, c, LOAD_A_STATUS, steady, due, 0,
+                "{\"timestamp\":\"%s\",\"connectorStatus\":\"%s\",\"evseId\":1,"
+                "\"connectorId\":1}",
+                lw_iso_now(W), strcmp(status, "Available") == 0 ? "Available" : "Occupied");
+        return;
+    }
     lw_call(W, c, LOAD_A_STATUS, steady, due, 0,
             "{\"connectorId\":1,\"errorCode\":\"NoError\",\"status\":\"%s\",\"timestamp\":\"%s\"}",
             status, lw_iso_now(W));
 }
 
+/* A 2.0.1 TransactionEvent of c's running transaction with one energy reading. */
+static bool lw_tx_event(struct lw_worker *W, struct lw_charger *c, int64_t due, const char *type,
+                        const char *trigger, const char *context)
+{
+    bool started = strcmp(type, "Started") == 0, ended = strcmp(type, "Ended") == 0;
+    char extra[160] = "";
+    if (started)
+        snprintf(extra, sizeof extra,
+                 ",\"idToken\":{\"idToken\":\"LOAD%06ld\",\"type\":\"ISO14443\"},"
+                 "\"evse\":{\"id\":1,\"connectorId\":1}",
+                 c->index % 1000000);
+    const char *now = lw_iso_now(W);
+    return lw_call(W, c, LOAD_A_TX_EVENT, true, due, c->meter_wh,
+                   "{\"eventType\":\"%s\",\"timestamp\":\"%s\",\"triggerReason\":\"%s\","
+                   "\"seqNo\":%d,\"transactionInfo\":{\"transactionId\":\"%s\","
+                   "\"chargingState\":\"%s\"%s}%s,\"meterValue\":[{\"timestamp\":\"%s\","
+                   "\"sampledValue\":[{\"value\":%lld,\"context\":\"%s\",\"measurand\":"
+                   "\"Energy.Active.Import.Register\",\"unitOfMeasure\":{\"unit\":\"Wh\"}}]}]}",
+                   type, now, trigger, c->seq_no++, c->tx_ext, ended ? "Idle" : "Charging",
+                   ended ? ",\"stoppedReason\":\"Local\"" : "", extra, now,
+                   (long long)c->meter_wh, context);
+}
+
+/* The next message of a 2.0.1 charger's transaction mix (see the file comment). */
+static void lw_send_next_v201(struct lw_worker *W, struct lw_charger *c, int64_t due)
+{
+    switch (c->step) {
+    case ST_PREPARING:
+        lw_status(W, c, true, due, "Preparing");
+        c->step = ST_START;
+        break;
+    case ST_START:
+        c->meter_wh += 10;
+        c->seq_no = 0;
+        snprintf(c->tx_ext, sizeof c->tx_ext, "%08x-%lx-%x", (unsigned)W->cfg->run_id,
+                 (unsigned long)c->index, (unsigned)++c->tx_count);
+        if (lw_tx_event(W, c, due, "Started", "Authorized", "Transaction.Begin")) {
+            c->meters_left = (int)W->cfg->meter_count;
+            c->step = c->meters_left ? ST_METER : ST_STOP;
+        }
+        break;
+    case ST_METER:
+        c->meter_wh += 100;
+        if (lw_tx_event(W, c, due, "Updated", "MeterValuePeriodic", "Sample.Periodic") &&
+            --c->meters_left <= 0)
+            c->step = ST_STOP;
+        break;
+    case ST_STOP:
+        c->meter_wh += 100;
+        if (lw_tx_event(W, c, due, "Ended", "StopAuthorized", "Transaction.End"))
+            c->step = ST_AVAILABLE;
+        break;
+    case ST_AVAILABLE:
+        lw_status(W, c, true, due, "Available");
+        c->step = ST_HEARTBEAT;
+        break;
+    case ST_HEARTBEAT:
+    default: /* 1.6-only steps are never reached */
+        lw_call(W, c, LOAD_A_HEARTBEAT, true, due, 0, "{}");
+        c->step = ST_PREPARING;
+        break;
+    }
+}
+
 /* The next message of c's mix, due at due_us. */
 static void lw_send_next(struct lw_worker *W, struct lw_charger *c, int64_t due)
 {
+    if (W->cfg->transactions && c->v201) {
+        lw_send_next_v201(W, c, due);
+        return;
+    }
     if (!W->cfg->transactions) {
         /* Heartbeats with a status change every other message. */
         if ((c->next_seq & 1) == 0) {
@@ -486,10 +573,16 @@ static int lw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         W->nopen++;
         hist_add(&W->rep.connect, (uint64_t)(now - c->connect_us));
         if (now > W->rep.last_open_us) W->rep.last_open_us = now;
-        lw_call(W, c, LOAD_A_BOOT, false, now, 0,
-                "{\"chargePointVendor\":\"ocpp-load\",\"chargePointModel\":\"LOAD-1\","
-                "\"chargePointSerialNumber\":\"%s\"}",
-                c->id);
+        if (c->v201)
+            lw_call(W, c, LOAD_A_BOOT, false, now, 0,
+                    "{\"reason\":\"PowerUp\",\"chargingStation\":{\"model\":\"LOAD-1\","
+                    "\"vendorName\":\"ocpp-load\",\"serialNumber\":\"%s\"}}",
+                    c->id);
+        else
+            lw_call(W, c, LOAD_A_BOOT, false, now, 0,
+                    "{\"chargePointVendor\":\"ocpp-load\",\"chargePointModel\":\"LOAD-1\","
+                    "\"chargePointSerialNumber\":\"%s\"}",
+                    c->id);
         break;
     }
     case LWS_CALLBACK_CLIENT_RECEIVE:
@@ -537,7 +630,7 @@ static void lw_connect(struct lw_worker *W, struct lw_charger *c)
     cc.path = c->path;
     cc.host = W->host_hdr;
     cc.origin = W->host_hdr;
-    cc.protocol = W->cfg->protocol;
+    cc.protocol = c->v201 ? "ocpp2.0.1" : "ocpp1.6";
     cc.local_protocol_name = lw_protocols[0].name;
     cc.opaque_user_data = c;
     /* The source address: 127.0.0.x spreads the 4-tuples so N may exceed one address's
@@ -700,6 +793,7 @@ void load_worker_run(const struct load_config *cfg, int w, int ready_fd, int go_
         snprintf(c->id, sizeof c->id, "%s%ld", cfg->id_prefix, c->index);
         snprintf(c->path, sizeof c->path, "/%s%s%s", W->base_path, plen ? "/" : "", c->id);
         c->meter_wh = 1000;
+        c->v201 = cfg->proto == LOAD_PROTO_201 || (cfg->proto == LOAD_PROTO_MIX && c->index % 2);
     }
 
     uv_loop_init(&W->loop);
