@@ -4,7 +4,8 @@
  *
  * Records live in store_charger.c (chargers, connectors, id tokens), store_tx.c (transactions,
  * meter values) and store_event.c (notices, events); all SQL is in store_sql.c and
- * db/migrations/. The connection is used from the loop thread only.
+ * db/migrations/. The main connection is used from the loop thread only; store_durable.c adds
+ * a second one for background checkpoints.
  */
 #include "store_int.h"
 
@@ -317,6 +318,7 @@ int store__open_with(const char *path, enum store_sync sync, const struct store_
 
     st = xcalloc(1, sizeof *st);
     st->path = xstrdup(path);
+    st->wal_fd = -1;
     /* NOMUTEX: one thread owns the connection, so SQLite's own locking is pure overhead. */
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(path, &st->db, flags, NULL);
@@ -360,14 +362,16 @@ int store__open_with(const char *path, enum store_sync sync, const struct store_
     }
     const char *mode = (const char *)sqlite3_column_text(jm, 0);
     const char *file = sqlite3_db_filename(st->db, "main");
-    if (file && *file && (!mode || strcmp(mode, "wal") != 0))
+    bool wal = file && *file && mode && strcmp(mode, "wal") == 0;
+    if (file && *file && !wal)
         LOG_WARN("store: WAL unavailable, commits will be slower path=%s journal_mode=%s", path,
                  mode ? mode : "?");
     sqlite3_finalize(jm);
 
+    /* On a WAL file, FULL is kept by fsyncing the WAL outside COMMIT (store_durable.c). */
     char syncp[48];
     snprintf(syncp, sizeof syncp, "PRAGMA synchronous = %s",
-             sync == STORE_SYNC_NORMAL ? "NORMAL" : "FULL");
+             sync == STORE_SYNC_NORMAL || wal ? "NORMAL" : "FULL");
     if (store_exec_setup(st, syncp, errbuf, errlen) != 0) goto out;
     for (size_t i = 0; i < sizeof store_pragmas / sizeof *store_pragmas; i++)
         if (store_exec_setup(st, store_pragmas[i], errbuf, errlen) != 0) goto out;
@@ -388,8 +392,11 @@ int store__open_with(const char *path, enum store_sync sync, const struct store_
         }
     }
 
-    LOG_INFO("store: open path=%s schema=%d sync=%s", path, store_schema_version(st),
-             sync == STORE_SYNC_NORMAL ? "normal" : "full");
+    if (store__durable_open(st, wal, sync, errbuf, errlen) != 0) goto out;
+
+    LOG_INFO("store: open path=%s schema=%d sync=%s%s", path, store_schema_version(st),
+             sync == STORE_SYNC_NORMAL ? "normal" : "full",
+             st->defer_sync ? " (WAL fsync off the loop thread)" : "");
     *out = st;
     st = NULL;
     ret = 0;
@@ -412,6 +419,7 @@ void store_close(struct store *st)
         LOG_WARN("store: closing with an open batch, rolling it back path=%s", st->path);
         store_batch_rollback(st);
     }
+    store__durable_close(st);
     for (int q = 0; q < STORE_Q__COUNT; q++) sqlite3_finalize(st->stmt[q]);
     /* Every statement is finalized, so close cannot be refused; the last connection to close
      * checkpoints and removes the WAL file. */

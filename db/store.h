@@ -2,7 +2,8 @@
  * store.h — ocppd's durable state in SQLite. The only module that includes <sqlite3.h> or holds
  * SQL.
  *
- * One connection, owned by the loop thread. WAL journal; statements prepared once at open.
+ * One connection, owned by the loop thread (plus one for background checkpoints, see
+ * "durability" below). WAL journal; statements prepared once at open.
  * Writes are grouped: the server opens a batch (store_batch_begin) at the first write of a loop
  * iteration and commits it once per iteration before any reply for those writes is sent (group
  * commit). Every write function below may be called inside or outside a batch; outside one it
@@ -51,8 +52,25 @@ int store_batch_begin(struct store *st);  /* opens a write transaction unless on
 int store_batch_commit(struct store *st);
 void store_batch_rollback(struct store *st);
 bool store_batch_active(const struct store *st);
-/* Runs a passive WAL checkpoint (call when idle). */
+/* Runs a passive WAL checkpoint on the loop thread's connection. */
 void store_checkpoint(struct store *st);
+
+/* ---- durability (store_durable.c) ---------------------------------------------------------- */
+
+/*
+ * With sync FULL on a WAL file, a commit is not durable until store_wal_fsync has run after it
+ * (store_sync_deferred is true); one call covers every commit before it. store_wal_fsync and
+ * store_checkpoint_bg are the only store calls made off the loop thread: from one worker thread
+ * at a time, while the loop thread goes on committing.
+ */
+bool store_sync_deferred(const struct store *st);
+int store_wal_fsync(struct store *st); /* 0, or OD_EIO: the commits cannot be called durable */
+/* Passive checkpoint on the store's second connection; *frames and *copied as SQLite reports
+ * them. SQLite's own checkpoint-on-commit is off for a WAL file: the caller schedules this. */
+int store_checkpoint_bg(struct store *st, int *frames, int *copied);
+/* Whether a store_checkpoint_bg is due (the WAL grew enough since the last one began, or when
+ * idle, grew at all); true counts as beginning one. Loop thread. */
+bool store_checkpoint_due(struct store *st, bool idle);
 /* A cheap read that proves the database answers (for /healthz). */
 bool store_ping(struct store *st);
 

@@ -109,7 +109,23 @@ struct store {
     bool batch_lost;   /* SQLite rolled the batch back after an error: commit must fail */
     struct sqlite3_stmt *stmt[STORE_Q__COUNT];
     bool stmt_busy[STORE_Q__COUNT]; /* checked out by a running call (see store__q_get) */
+
+    /* Durability split from commit (store_durable.c). The worker thread reads defer_sync and
+     * wal_fd, which change only at open and close, and uses ckpt_db alone; the rest is the loop
+     * thread's. */
+    bool wal;          /* a WAL file on disk: commits append and the fields below apply */
+    bool defer_sync;   /* sync FULL on a WAL file: COMMIT does not fsync, store_wal_fsync does */
+    int wal_fd;        /* the -wal file for fdatasync, opened after the first commit; -1 before */
+    int wal_frames;    /* frames in the WAL after the last commit (from the wal hook) */
+    int wal_frames_mark; /* wal_frames when the last background checkpoint was due */
+    struct sqlite3 *ckpt_db; /* second connection, used only by store_checkpoint_bg */
 };
+
+/* store_durable.c: called by store__open_with once the statements are prepared, and by
+ * store_close. */
+int store__durable_open(struct store *st, bool wal, enum store_sync sync, char *errbuf,
+                        size_t errlen);
+void store__durable_close(struct store *st);
 
 /* ---- migrations (generated into store_migrations.c by tools/embed-sql.py) --------------- */
 

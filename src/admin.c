@@ -46,6 +46,22 @@ static int admin_count_tx_cb(const struct store_tx *tx, void *ctx)
 }
 
 /* GET /metrics: Prometheus text exposition (version 0.0.4). Counts only, like /healthz. */
+/* A Prometheus histogram from counts per SERVER_COMMIT_BUCKETS_S bound (+Inf last). */
+static void admin_histogram(FILE *f, const char *name, const char *help, const uint64_t *counts,
+                            double sum, uint64_t count)
+{
+    static const double bounds[] = SERVER_COMMIT_BUCKETS_S;
+    fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t cum = 0;
+    for (size_t b = 0; b < sizeof bounds / sizeof *bounds; b++) {
+        cum += counts[b];
+        fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[b], (unsigned long long)cum);
+    }
+    cum += counts[sizeof bounds / sizeof *bounds];
+    fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
+            (unsigned long long)cum, name, sum, name, (unsigned long long)count);
+}
+
 static void admin_metrics(struct server *srv, struct admin_response *out)
 {
     char *buf = NULL;
@@ -81,6 +97,9 @@ static void admin_metrics(struct server *srv, struct admin_response *out)
             st->admin_sessions_dropped);
     COUNTER("ocppd_commit_failures_total", "Store batches that failed to commit.",
             st->commit_failures);
+    COUNTER("ocppd_db_wal_sync_failures_total", "WAL fsyncs that failed (commits not acknowledged).",
+            st->wal_sync_failures);
+    COUNTER("ocppd_db_checkpoints_total", "Background WAL checkpoints run.", st->checkpoints);
 #undef COUNTER
     fprintf(f, "# HELP ocppd_calls_in_by_action_total CALLs received from chargers, by action.\n"
                "# TYPE ocppd_calls_in_by_action_total counter\n");
@@ -95,32 +114,14 @@ static void admin_metrics(struct server *srv, struct admin_response *out)
             fprintf(f, "ocppd_callerrors_out_by_code_total{code=\"%s\"} %llu\n",
                     ocpp_errcode_name((enum ocpp_errcode)e, OCPP_V201),
                     (unsigned long long)st->callerrors_by_code[e]);
-    static const double bounds[] = SERVER_COMMIT_BUCKETS_S;
-    fprintf(f, "# HELP ocppd_call_seconds Round trip of CSMS-initiated calls that were answered.\n"
-               "# TYPE ocppd_call_seconds histogram\n");
-    uint64_t ccum = 0;
-    for (size_t b = 0; b < sizeof bounds / sizeof *bounds; b++) {
-        ccum += st->call_latency[b];
-        fprintf(f, "ocppd_call_seconds_bucket{le=\"%g\"} %llu\n", bounds[b],
-                (unsigned long long)ccum);
-    }
-    ccum += st->call_latency[sizeof bounds / sizeof *bounds];
-    fprintf(f, "ocppd_call_seconds_bucket{le=\"+Inf\"} %llu\n"
-               "ocppd_call_seconds_sum %.6f\nocppd_call_seconds_count %llu\n",
-            (unsigned long long)ccum, st->call_seconds_sum,
-            (unsigned long long)st->call_latency_count);
-    fprintf(f, "# HELP ocppd_db_commit_seconds Store batch commit latency.\n"
-               "# TYPE ocppd_db_commit_seconds histogram\n");
-    uint64_t cum = 0;
-    for (size_t b = 0; b < sizeof bounds / sizeof *bounds; b++) {
-        cum += st->commit_latency[b];
-        fprintf(f, "ocppd_db_commit_seconds_bucket{le=\"%g\"} %llu\n", bounds[b],
-                (unsigned long long)cum);
-    }
-    cum += st->commit_latency[sizeof bounds / sizeof *bounds];
-    fprintf(f, "ocppd_db_commit_seconds_bucket{le=\"+Inf\"} %llu\n"
-               "ocppd_db_commit_seconds_sum %.6f\nocppd_db_commit_seconds_count %llu\n",
-            (unsigned long long)cum, st->commit_seconds_sum, (unsigned long long)st->commits);
+    admin_histogram(f, "ocppd_call_seconds",
+                    "Round trip of CSMS-initiated calls that were answered.", st->call_latency,
+                    st->call_seconds_sum, st->call_latency_count);
+    admin_histogram(f, "ocppd_db_commit_seconds", "Store batch commit latency.",
+                    st->commit_latency, st->commit_seconds_sum, st->commits);
+    admin_histogram(f, "ocppd_db_wal_sync_seconds",
+                    "WAL fsync before acknowledging (off the loop thread; full sync only).",
+                    st->wal_sync_latency, st->wal_sync_seconds_sum, st->wal_syncs);
     uint64_t active = 0;
     struct store_tx_query q = {.active = 1};
     store_tx_query(srv->store, &q, admin_count_tx_cb, &active);
@@ -379,7 +380,8 @@ void admin_shutdown(struct server *srv)
     admin__waiters_cancel(srv);
 }
 
-int admin_session_send(struct admin_session *s, const char *text, size_t len)
+static int admin_session_queue(struct admin_session *s, const char *text, size_t len,
+                               uint64_t gen)
 {
     if (s->closing || s->gone) return OD_ECLOSED;
     /* The cap bounds a backlog, not one answer: a large chargers.list into an empty queue is
@@ -399,17 +401,36 @@ int admin_session_send(struct admin_session *s, const char *text, size_t len)
     memcpy(f->block + WS_HEADROOM, text, len);
     f->block[WS_HEADROOM + len] = '\0';
     f->len = len;
+    f->gen = gen;
     *s->outq_tail = f;
     s->outq_tail = &f->next;
     s->outq_bytes += len;
-    ws_request_write(s->wsi);
+    if (gen <= s->srv->durable_gen) ws_request_write(s->wsi);
     return 0;
+}
+
+int admin_session_send(struct admin_session *s, const char *text, size_t len)
+{
+    struct server *srv = s->srv;
+    return admin_session_queue(s, text, len,
+                               srv->commit_gen + (store_batch_active(srv->store) ? 1 : 0));
+}
+
+int admin_session_send_durable(struct admin_session *s, const char *text, size_t len)
+{
+    return admin_session_queue(s, text, len, 0);
+}
+
+void admin_on_durable(struct server *srv)
+{
+    for (struct admin_session *s = srv->admin_all; s; s = s->next)
+        if (s->outq_head && s->outq_head->gen <= srv->durable_gen) ws_request_write(s->wsi);
 }
 
 struct admin_frame *admin_session_next_frame(struct admin_session *s)
 {
     struct admin_frame *f = s->outq_head;
-    if (!f) return NULL;
+    if (!f || f->gen > s->srv->durable_gen) return NULL;
     s->outq_head = f->next;
     if (!s->outq_head) s->outq_tail = &s->outq_head;
     s->outq_bytes -= f->len;

@@ -63,6 +63,7 @@ struct admin_frame {
     struct admin_frame *next;
     char *block; /* WS_HEADROOM bytes, then the text (owned) */
     size_t len;
+    uint64_t gen; /* goes out once srv->durable_gen reaches this (commit.c) */
 };
 
 struct admin_session {
@@ -104,8 +105,15 @@ void admin_session_close(struct admin_session *s, int code, const char *reason);
 void admin_session_on_closed(struct admin_session *s);
 /* A frame of s was written to the socket (ws.c): a paced replay may continue. */
 void admin_session_on_written(struct admin_session *s);
-/* Queues text (copied). OD_ELIMIT if the queue cap is reached: the session is then closed. */
+/* Queues text (copied). OD_ELIMIT if the queue cap is reached: the session is then closed.
+ * The frame waits until what the server has committed or is about to commit is durable, so an
+ * operator never reads state that a charger has not been (or could not be) acknowledged for. */
 int admin_session_send(struct admin_session *s, const char *text, size_t len);
+/* admin_session_send for text that only reports durable state (published events): no wait
+ * beyond the frames queued before it. */
+int admin_session_send_durable(struct admin_session *s, const char *text, size_t len);
+/* srv->durable_gen advanced: sessions whose next frame may go out now ask to write. */
+void admin_on_durable(struct server *srv);
 void admin_session_ref(struct admin_session *s);
 void admin_session_unref(struct admin_session *s);
 /* Server shutdown: closes every admin session with 1001. */

@@ -1276,7 +1276,7 @@ void admin_publish_event(struct server *srv, int64_t seq, int64_t time_ms, const
         if (!admin_sub_wants(sub, type, charger_id)) continue;
         if (!text) text = admin_event_text(seq, time_ms, type, charger_id, data_json);
         /* A subscriber over its queue cap is closed here; the chargers never wait for it. */
-        if (text) admin_session_send(s, text, strlen(text));
+        if (text) admin_session_send_durable(s, text, strlen(text));
     }
     free(text);
 }
@@ -1301,7 +1301,7 @@ static int admin_replay_cb(const struct store_event *ev, void *ctx)
     sub->last_seq = ev->seq;
     if (!admin_sub_wants(sub, ev->type, ev->charger_id)) return 0;
     char *text = admin_event_text(ev->seq, ev->time_ms, ev->type, ev->charger_id, ev->data_json);
-    int rc = text ? admin_session_send(r->s, text, strlen(text)) : 0;
+    int rc = text ? admin_session_send_durable(r->s, text, strlen(text)) : 0;
     free(text);
     return rc != 0; /* the session was dropped: stop reading */
 }

@@ -1,5 +1,5 @@
 /* events.c — appends events to the store inside the open batch, and publishes them once that
- * batch has committed (events.h). */
+ * batch is durable (events.h). */
 #include "events.h"
 
 #include "admin.h"
@@ -44,7 +44,7 @@ int64_t event_emit(struct server *srv, const char *type, const char *charger_id,
     return seq;
 }
 
-static struct event_pending *event_take_all(struct server *srv)
+struct event_pending *event_take_pending(struct server *srv)
 {
     struct event_pending *head = srv->events_head;
     srv->events_head = NULL;
@@ -52,9 +52,8 @@ static struct event_pending *event_take_all(struct server *srv)
     return head;
 }
 
-void event_publish_committed(struct server *srv)
+void event_publish(struct server *srv, struct event_pending *ev)
 {
-    struct event_pending *ev = event_take_all(srv);
     while (ev) {
         struct event_pending *next = ev->next;
         if (ev->seq > srv->events_committed_seq) srv->events_committed_seq = ev->seq;
@@ -65,13 +64,17 @@ void event_publish_committed(struct server *srv)
     }
 }
 
-void event_discard_pending(struct server *srv)
+void event_discard(struct event_pending *ev)
 {
-    struct event_pending *ev = event_take_all(srv);
     while (ev) {
         struct event_pending *next = ev->next;
         free(ev->data_json);
         free(ev);
         ev = next;
     }
+}
+
+void event_discard_pending(struct server *srv)
+{
+    event_discard(event_take_pending(srv));
 }

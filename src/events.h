@@ -3,9 +3,10 @@
  *
  * event_emit() appends to the events table inside the current store batch, so an event is
  * stored in the same transaction as the state change it reports. It is also kept in memory
- * until that transaction ends: server_commit() then publishes it to live admin subscribers
- * (event_publish_committed) or, if the commit failed, drops it (event_discard_pending), so a
- * subscriber never sees an event that is not on disk.
+ * until that transaction is durable: the group commit (commit.c) takes the batch's events
+ * (event_take_pending) and publishes them to live admin subscribers (event_publish) once the
+ * batch is on disk, or drops them (event_discard) if the commit failed, so a subscriber never
+ * sees an event that is not on disk.
  */
 #ifndef OD_EVENTS_H
 #define OD_EVENTS_H
@@ -30,9 +31,13 @@ struct event_pending {
 int64_t event_emit(struct server *srv, const char *type, const char *charger_id,
                    const json_t *data);
 
-/* The batch committed: hands every pending event, in seq order, to the admin subscribers. */
-void event_publish_committed(struct server *srv);
-/* The batch was rolled back: its events never happened. */
+/* Takes the open batch's events (in seq order) off srv; the caller publishes or discards them. */
+struct event_pending *event_take_pending(struct server *srv);
+/* The batch is durable: hands each event, in order, to the admin subscribers; frees the list. */
+void event_publish(struct server *srv, struct event_pending *list);
+/* The batch was rolled back: its events never happened. Frees the list. */
+void event_discard(struct event_pending *list);
+/* event_discard of the open batch's events (at teardown). */
 void event_discard_pending(struct server *srv);
 
 #endif

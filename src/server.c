@@ -1,5 +1,5 @@
 /*
- * server.c — process-wide state, group commit and orderly shutdown (server.h).
+ * server.c — process-wide state and orderly shutdown (server.h); the group commit is commit.c.
  */
 #include "server.h"
 
@@ -22,16 +22,15 @@
 
 static void server_commit_check_cb(uv_check_t *h)
 {
-    server_commit(h->data);
+    server_commit_async(h->data);
 }
 
 static void server_tick_cb(uv_timer_t *t)
 {
     struct server *srv = t->data;
     conn_tick(srv, od_now_ms());
-    /* When nothing is waiting to be acknowledged, fold the WAL back so it stays small. */
-    if (++srv->ticks % 10 == 0 && !store_batch_active(srv->store) && srv->nheld == 0)
-        store_checkpoint(srv->store);
+    /* Fold the WAL back when the load pauses, so it stays small. */
+    server_commit_idle(srv);
 }
 
 static void server_signal_cb(uv_signal_t *h, int signum)
@@ -52,6 +51,7 @@ int server_init(struct server *srv, uv_loop_t *loop, const struct config *cfg, s
     srv->conn_table_size = SERVER_CONN_TABLE_SIZE;
     srv->conn_table = xcalloc(srv->conn_table_size, sizeof *srv->conn_table);
     srv->held_tail = &srv->held_head;
+    srv->waiting_tail = &srv->waiting_head;
     srv->events_tail = &srv->events_head;
     srv->started_ms = od_now_ms();
 
@@ -83,84 +83,6 @@ int server_start(struct server *srv, char *errbuf, size_t errlen)
              srv->cfg->db_path, srv->cfg->heartbeat_interval_s, config_ping_interval_s(srv->cfg),
              config_idle_timeout_s(srv->cfg));
     return 0;
-}
-
-/* ---- group commit ------------------------------------------------------------------------ */
-
-int server_batch(struct server *srv)
-{
-    int rc = store_batch_begin(srv->store);
-    if (rc) CLOG_ERROR(NULL, "cannot open a store batch err=%s", od_strerror(rc));
-    return rc;
-}
-
-void server_reply_after_commit(struct server *srv, struct conn *c, char *block, size_t len,
-                               const char *id, bool is_result)
-{
-    struct held_reply *h = xmalloc(sizeof *h);
-    h->next = NULL;
-    h->conn = c;
-    conn_ref(c);
-    h->block = block;
-    h->len = len;
-    h->version = c->version;
-    snprintf(h->id, sizeof h->id, "%s", id);
-    h->is_result = is_result;
-    *srv->held_tail = h;
-    srv->held_tail = &h->next;
-    srv->nheld++;
-}
-
-void server_commit(struct server *srv)
-{
-    bool failed = false;
-    int64_t committed_before = srv->events_committed_seq;
-    if (store_batch_active(srv->store)) {
-        uint64_t t0 = uv_hrtime();
-        int rc = store_batch_commit(srv->store);
-        double secs = (double)(uv_hrtime() - t0) / 1e9;
-        static const double bounds[] = SERVER_COMMIT_BUCKETS_S;
-        size_t b = 0;
-        while (b < sizeof bounds / sizeof *bounds && secs > bounds[b]) b++;
-        srv->stats.commit_latency[b]++;
-        srv->stats.commit_seconds_sum += secs;
-        srv->stats.commits++;
-        if (rc) {
-            /* Nothing of this batch is stored, so nothing of it may be acknowledged. */
-            store_batch_rollback(srv->store);
-            srv->stats.commit_failures++;
-            failed = true;
-            LOG_ERROR("commit failed err=%s replies_failed=%zu", od_strerror(rc), srv->nheld);
-        }
-    }
-    /* Subscribers hear of an event only once it is on disk. */
-    if (failed) {
-        event_discard_pending(srv);
-        srv->events_emitted_seq = srv->events_committed_seq; /* those seqs were given back */
-    } else {
-        event_publish_committed(srv);
-        if (srv->events_emitted_seq > srv->events_committed_seq)
-            srv->events_committed_seq = srv->events_emitted_seq;
-        /* Webhooks read what was committed from the store, one event at a time. */
-        if (srv->events_committed_seq > committed_before) webhooks_kick(srv);
-    }
-    struct held_reply *h = srv->held_head;
-    srv->held_head = NULL;
-    srv->held_tail = &srv->held_head;
-    srv->nheld = 0;
-    while (h) {
-        struct held_reply *next = h->next;
-        if (failed && h->is_result) {
-            free(h->block);
-            struct ocpp_error err;
-            ocpp_error_set(&err, OCPP_ERR_INTERNAL, "", "the server could not store the message");
-            h->block = rpc_build_error(WS_HEADROOM, h->version, h->id, &err, &h->len);
-        }
-        conn_send_block(h->conn, h->block, h->len);
-        conn_unref(h->conn);
-        free(h);
-        h = next;
-    }
 }
 
 /* ---- shutdown ---------------------------------------------------------------------------- */

@@ -3,9 +3,11 @@
  *
  * Threads: everything runs on one libuv loop thread. Handlers write their effects into the open
  * store batch and queue their replies with server_reply_after_commit(); a uv_check handle, which
- * runs right after each round of I/O callbacks, commits the batch once and only then releases
- * the replies (or, if the commit failed, answers InternalError instead). So no CALLRESULT ever
- * acknowledges data that is not on disk, and one fsync covers a whole loop iteration.
+ * runs right after each round of I/O callbacks, commits the batch once. The replies (and events)
+ * of a committed batch wait until it is durable: a threadpool job fsyncs the WAL while the loop
+ * goes on, and one fsync covers every batch committed before it began (commit.c). If the commit
+ * failed they are answered InternalError instead. So no CALLRESULT ever acknowledges data that
+ * is not on disk, and the loop thread never waits for the disk to flush.
  */
 #ifndef OD_SERVER_H
 #define OD_SERVER_H
@@ -24,6 +26,7 @@ struct ws_server;
 struct admin_session;
 struct admin_waiter;
 struct event_pending;
+struct commit_batch;
 
 /* A reply waiting for the batch it acknowledges to commit. */
 struct held_reply {
@@ -50,6 +53,11 @@ struct server_stats {
     /* store commit latency: counts per upper bound of SERVER_COMMIT_BUCKETS_S (+Inf last) */
     uint64_t commit_latency[13];
     double commit_seconds_sum;
+    /* WAL fsync before acknowledging (off the loop thread): counts per bound as above */
+    uint64_t wal_sync_latency[13];
+    double wal_sync_seconds_sum;
+    uint64_t wal_syncs, wal_sync_failures;
+    uint64_t checkpoints;        /* background checkpoints run */
     struct metrics_labelled calls_in_by_action;   /* CALLs from chargers ("unknown" if none) */
     struct metrics_labelled calls_out_by_action;  /* CSMS-initiated CALLs sent */
     uint64_t callerrors_by_code[OCPP_ERR__COUNT]; /* CALLERRORs we sent, by cause */
@@ -86,17 +94,27 @@ struct server {
     /* webhooks (webhooks.c): they follow events_committed_seq */
     struct webhook *webhooks;
 
-    /* group commit */
+    /* group commit (commit.c) */
     uv_check_t commit_check;
-    struct held_reply *held_head, **held_tail;
+    struct held_reply *held_head, **held_tail; /* replies for the open batch */
     size_t nheld;
+    struct commit_batch *waiting_head, **waiting_tail; /* committed, not yet durable */
+    uint64_t commit_gen;            /* commits made */
+    uint64_t durable_gen;           /* commits known to be on disk */
+    uv_work_t disk_work;            /* WAL fsync and/or checkpoint on the threadpool */
+    bool disk_busy;                 /* disk_work in flight (one at a time) */
+    struct disk_job {
+        uint64_t gen;               /* fsync: commit_gen when the job began; 0 = no fsync */
+        bool checkpoint;
+        int sync_rc, ckpt_rc, ckpt_frames, ckpt_copied;
+        uint64_t sync_ns;
+    } disk;
 
     uv_timer_t tick_timer;          /* 1 Hz: liveness, call timeouts are per call */
     uv_signal_t sig_int, sig_term;
     uv_timer_t shutdown_timer;
     bool stopping;
     bool ws_stopping;
-    uint64_t ticks;
     int64_t shutdown_deadline_ms;
     int exit_code;
     int64_t started_ms;
@@ -119,7 +137,15 @@ int server_batch(struct server *srv);
  * ownership of block. id/version let the committer answer InternalError if the commit fails. */
 void server_reply_after_commit(struct server *srv, struct conn *c, char *block, size_t len,
                                const char *id, bool is_result);
-/* Commits now (also run by the check handle). */
+/* Commits the open batch and makes it and every earlier one durable before returning, fsyncing
+ * on this thread if need be: for admin methods that answer at once, shutdown and tests. */
 void server_commit(struct server *srv);
+/* Commits the open batch; its replies go out when a background fsync has covered it (the check
+ * handle runs this once per loop iteration). */
+void server_commit_async(struct server *srv);
+/* Once a second: a checkpoint if the WAL grew since the last one (server.c's tick). */
+void server_commit_idle(struct server *srv);
+/* Whether replies are still waiting for a commit or an fsync, or a disk job runs. */
+bool server_commit_pending(const struct server *srv);
 
 #endif

@@ -11,13 +11,19 @@
 
 struct fixture *fixture_new(bool auto_register, bool accept_unknown)
 {
+    return fixture_new_at(":memory:", STORE_SYNC_NORMAL, auto_register, accept_unknown);
+}
+
+struct fixture *fixture_new_at(const char *path, enum store_sync sync, bool auto_register,
+                               bool accept_unknown)
+{
     struct fixture *f = calloc(1, sizeof *f);
     char err[256];
     uv_loop_init(&f->loop);
     config_defaults(&f->cfg);
     f->cfg.auto_register = auto_register;
     f->cfg.accept_unknown_tokens = accept_unknown;
-    assert_int_equal(store_open(":memory:", STORE_SYNC_NORMAL, &f->st, err, sizeof err), 0);
+    assert_int_equal(store_open(path, sync, &f->st, err, sizeof err), 0);
     server_init(&f->srv, &f->loop, &f->cfg, f->st);
     f->c = conn_open(&f->srv, NULL, "CP1", OCPP_V16, "unit-test");
     server_commit(&f->srv);

@@ -22,6 +22,9 @@ struct fixture {
 };
 
 struct fixture *fixture_new(bool auto_register, bool accept_unknown);
+/* The same on a database file at path, with sync as --db-sync would set it. */
+struct fixture *fixture_new_at(const char *path, enum store_sync sync, bool auto_register,
+                               bool accept_unknown);
 /* Closes the connection (if still open), every handle, and asserts the loop closes clean. */
 void fixture_free(struct fixture *f);
 /* Next queued frame parsed as JSON (new reference), or NULL if the queue is empty. */

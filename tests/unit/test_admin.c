@@ -50,6 +50,7 @@ static int teardown(void **state)
 static json_t *rpc(struct admin_fx *x, const char *text)
 {
     admin_rpc_handle(x->s, text, strlen(text));
+    server_commit(&x->f->srv); /* the loop's end-of-iteration commit; answers wait for it */
     struct admin_frame *f = admin_session_next_frame(x->s);
     if (!f) return NULL;
     json_t *j = json_loads(f->block + WS_HEADROOM, 0, NULL);

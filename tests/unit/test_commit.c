@@ -1,16 +1,22 @@
 /*
  * test_commit.c — group commit: a reply never acknowledges data that did not reach the
  * database. store_batch_commit is wrapped at link time (-Wl,--wrap) so the test can make a
- * commit fail the way a full disk or I/O error would.
+ * commit fail the way a full disk or I/O error would. On a database file with full sync, replies
+ * (and admin answers) wait for the WAL fsync that the threadpool runs after the commit.
  */
+#include "admin.h"
 #include "dispatch.h"
 #include "fixture.h"
 #include "od.h"
+#include "ws.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 int __real_store_batch_commit(struct store *st);
@@ -73,10 +79,190 @@ static void test_commit__failed_commit_turns_results_into_internal_error(void **
     fixture_free(f);
 }
 
+/* A database file in a fresh temporary directory (removed by file_db_free). */
+struct file_db {
+    char dir[64];
+    char path[96];
+};
+
+static void file_db_new(struct file_db *d)
+{
+    snprintf(d->dir, sizeof d->dir, "/tmp/ocppd-commit-XXXXXX");
+    assert_non_null(mkdtemp(d->dir));
+    snprintf(d->path, sizeof d->path, "%s/t.db", d->dir);
+}
+
+static void file_db_free(struct file_db *d)
+{
+    char p[128];
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s%s", d->path, suffixes[i]);
+        unlink(p);
+    }
+    rmdir(d->dir);
+}
+
+static void send_heartbeat(struct fixture *f, const char *id)
+{
+    char frame[64];
+    snprintf(frame, sizeof frame, "[2,\"%s\",\"Heartbeat\",{}]", id);
+    dispatch_message(f->c, frame, strlen(frame));
+}
+
+static void send_boot(struct fixture *f, const char *id)
+{
+    char frame[160];
+    snprintf(frame, sizeof frame, "[2,\"%s\",\"BootNotification\",{\"chargePointVendor\":\"V\","
+                                  "\"chargePointModel\":\"M\"}]", id);
+    dispatch_message(f->c, frame, strlen(frame));
+}
+
+/* The unique id of the next reply, or "" if none is queued (the caller owns nothing). */
+static const char *next_reply_id(struct fixture *f, char *buf, size_t len)
+{
+    json_t *r = fixture_next_frame(f);
+    snprintf(buf, len, "%s", r ? json_string_value(json_array_get(r, 1)) : "");
+    json_decref(r);
+    return buf;
+}
+
+static void test_commit__full_sync_holds_replies_until_the_wal_fsync_ran(void **state)
+{
+    (void)state;
+    struct file_db d;
+    file_db_new(&d);
+    struct fixture *f = fixture_new_at(d.path, STORE_SYNC_FULL, true, true);
+    assert_true(store_sync_deferred(f->st));
+    char id[32];
+
+    send_boot(f, "b1");
+    server_commit_async(&f->srv);
+    assert_true(f->srv.disk_busy);              /* the fsync runs on the threadpool */
+    assert_string_equal(next_reply_id(f, id, sizeof id), ""); /* committed, not yet durable */
+    uint64_t gen1 = f->srv.commit_gen;
+
+    /* The loop goes on while the fsync runs: a second batch commits behind it. */
+    send_heartbeat(f, "h2");
+    server_commit_async(&f->srv);
+    uint64_t gen2 = f->srv.commit_gen;
+    assert_true(gen2 > gen1);
+
+    /* Each reply goes out once, in order, and only once an fsync that began after its commit
+     * has ended. */
+    bool got1 = false, got2 = false;
+    for (int i = 0; i < 1000 && !got2; i++) {
+        uv_run(&f->loop, UV_RUN_ONCE);
+        next_reply_id(f, id, sizeof id);
+        if (!got1 && strcmp(id, "b1") == 0) {
+            got1 = true;
+            assert_true(f->srv.durable_gen >= gen1);
+            next_reply_id(f, id, sizeof id);
+        }
+        if (strcmp(id, "h2") == 0) {
+            assert_true(got1);
+            got2 = true;
+        } else {
+            assert_string_equal(id, "");
+        }
+        assert_true(got2 || f->srv.durable_gen < gen2);
+    }
+    assert_true(got1 && got2);
+    assert_true(f->srv.stats.wal_syncs >= 1);
+    assert_int_equal(f->srv.stats.wal_sync_failures, 0);
+    assert_false(server_commit_pending(&f->srv));
+
+    /* What was acknowledged is in the file, as a second connection sees it. */
+    fixture_free(f);
+    struct store *st = NULL;
+    char err[200];
+    assert_int_equal(store_open(d.path, STORE_SYNC_FULL, &st, err, sizeof err), 0);
+    struct store_charger ch;
+    assert_int_equal(store_charger_get(st, "CP1", &ch), 0);
+    assert_string_equal(ch.vendor, "V");
+    store_close(st);
+    file_db_free(&d);
+}
+
+static void test_commit__admin_answer_waits_for_the_open_batch_to_be_durable(void **state)
+{
+    (void)state;
+    struct file_db d;
+    file_db_new(&d);
+    struct fixture *f = fixture_new_at(d.path, STORE_SYNC_FULL, true, true);
+    struct admin_session *s = admin_session_open(&f->srv, NULL, "unit");
+
+    /* The boot is in the open batch when the operator reads the charger. */
+    send_boot(f, "b1");
+    const char *get = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"chargers.get\","
+                      "\"params\":{\"chargerId\":\"CP1\"}}";
+    admin_rpc_handle(s, get, strlen(get));
+    assert_null(admin_session_next_frame(s));
+    server_commit_async(&f->srv);
+    assert_null(admin_session_next_frame(s));   /* committed, not durable */
+    while (server_commit_pending(&f->srv)) uv_run(&f->loop, UV_RUN_ONCE);
+    char id[32];
+    assert_string_equal(next_reply_id(f, id, sizeof id), "b1");
+    struct admin_frame *fr = admin_session_next_frame(s);
+    assert_non_null(fr);
+    json_t *a = json_loads(fr->block + WS_HEADROOM, 0, NULL);
+    json_t *res = json_object_get(a, "result");
+    assert_string_equal(json_string_value(json_object_get(res, "vendor")), "V");
+    json_decref(a);
+    admin_frame_free(fr);
+
+    admin_session_on_closed(s);
+    fixture_free(f);
+    file_db_free(&d);
+}
+
+static void test_commit__normal_sync_releases_at_commit(void **state)
+{
+    (void)state;
+    struct file_db d;
+    file_db_new(&d);
+    struct fixture *f = fixture_new_at(d.path, STORE_SYNC_NORMAL, true, true);
+    assert_false(store_sync_deferred(f->st));
+    send_boot(f, "b1");
+    server_commit_async(&f->srv);
+    char id[32];
+    assert_string_equal(next_reply_id(f, id, sizeof id), "b1");
+    assert_int_equal(f->srv.stats.wal_syncs, 0);
+    fixture_free(f);
+    file_db_free(&d);
+}
+
+static void test_commit__idle_wal_is_checkpointed_off_the_loop_thread(void **state)
+{
+    (void)state;
+    struct file_db d;
+    file_db_new(&d);
+    struct fixture *f = fixture_new_at(d.path, STORE_SYNC_FULL, true, true);
+    send_boot(f, "b1");
+    server_commit(&f->srv);
+    json_t *boot = fixture_next_frame(f);
+    assert_non_null(boot);
+    json_decref(boot);
+    uint64_t before = f->srv.stats.checkpoints;
+    server_commit_idle(&f->srv);
+    assert_true(f->srv.disk_busy);
+    while (server_commit_pending(&f->srv)) uv_run(&f->loop, UV_RUN_ONCE);
+    assert_int_equal(f->srv.stats.checkpoints, before + 1);
+    /* Nothing new since: the next idle tick has nothing to do. */
+    server_commit_idle(&f->srv);
+    assert_false(f->srv.disk_busy);
+    fixture_free(f);
+    file_db_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_commit__failed_commit_turns_results_into_internal_error),
+        cmocka_unit_test(test_commit__full_sync_holds_replies_until_the_wal_fsync_ran),
+        cmocka_unit_test(test_commit__admin_answer_waits_for_the_open_batch_to_be_durable),
+        cmocka_unit_test(test_commit__normal_sync_releases_at_commit),
+        cmocka_unit_test(test_commit__idle_wal_is_checkpointed_off_the_loop_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
