@@ -1,9 +1,10 @@
 /*
- * schema.c — validation of OCPP payloads against the compiled official schemas (schema.h).
+ * schema.c — validation of JSON values against compiled schemas (schema.h): OCPP payloads,
+ * and the definitions of files such as schemas/admin.json.
  *
- * tools/ocppgen.py turns schemas/<version>/ into static descriptor tables (one struct
- * ocpp_schema per distinct node, see ocpp_schema_desc.h in the build dir); this file only walks
- * a jansson value alongside them. It stops at the first failure and reports it with the JSON
+ * tools/ocppgen.py turns schemas/<version>/ (and admin.json) into static descriptor tables (one
+ * struct ocpp_schema per distinct node, see ocpp_schema_desc.h in the build dir); this file only
+ * walks a jansson value alongside them. It stops at the first failure and reports it with the JSON
  * pointer of the offending value. It runs on every message, so it never allocates: the path is
  * kept as a stack of borrowed key pointers / indexes and only formatted when something fails.
  * It does not decide what to do about a failure (the dispatcher does) nor know any action's
@@ -79,6 +80,20 @@ const struct ocpp_schema *ocpp_schema_find(enum ocpp_version v, const char *acti
 bool ocpp_action_known(enum ocpp_version v, const char *action)
 {
     return find_action(v, action) != NULL;
+}
+
+static int entry_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct ocpp_schema_entry *)elem)->name);
+}
+
+const struct ocpp_schema *ocpp_schema_table_find(const struct ocpp_schema_table *t,
+                                                 const char *name)
+{
+    if (!t || !name) return NULL;
+    const struct ocpp_schema_entry *e =
+        bsearch(name, t->entries, t->nentries, sizeof(t->entries[0]), entry_cmp);
+    return e ? e->schema : NULL;
 }
 
 void ocpp_action_foreach(enum ocpp_version v, void (*fn)(const char *action, void *ctx), void *ctx)
@@ -182,6 +197,56 @@ static bool type_fail(struct vctx *c, const char *want, const json_t *v)
     return fail(c, OCPP_ERR_TYPE_CONSTRAINT, "expected %s, got %s", want, json_type_name(v));
 }
 
+static const char *kind_name(enum ocpp_schema_kind k)
+{
+    switch (k) {
+    case OCPP_SK_OBJECT: return "object";
+    case OCPP_SK_ARRAY: return "array";
+    case OCPP_SK_STRING: return "string";
+    case OCPP_SK_INTEGER: return "integer";
+    case OCPP_SK_NUMBER: return "number";
+    case OCPP_SK_BOOLEAN: return "boolean";
+    case OCPP_SK_ANY:
+    case OCPP_SK_TYPES: break;
+    }
+    return "value";
+}
+
+/* True if v is of JSON type k. Like ajv, 5.0 is an integer and 5.5 is not. */
+static bool is_kind(enum ocpp_schema_kind k, const json_t *v)
+{
+    switch (k) {
+    case OCPP_SK_ANY: return true;
+    case OCPP_SK_OBJECT: return json_is_object(v);
+    case OCPP_SK_ARRAY: return json_is_array(v);
+    case OCPP_SK_STRING: return json_is_string(v);
+    case OCPP_SK_INTEGER:
+        if (json_is_integer(v)) return true;
+        if (!json_is_real(v)) return false;
+        double x = json_real_value(v);
+        return isfinite(x) && x == floor(x);
+    case OCPP_SK_NUMBER: return json_is_number(v);
+    case OCPP_SK_BOOLEAN: return json_is_boolean(v);
+    case OCPP_SK_TYPES: break;
+    }
+    return false;
+}
+
+/* A "type" list: v must be one of s->types ("expected string or object, got integer"). */
+static bool check_types(struct vctx *c, const struct ocpp_schema *s, const json_t *v)
+{
+    char want[80] = "";
+    size_t len = 0;
+    for (int k = OCPP_SK_OBJECT; k <= OCPP_SK_BOOLEAN; k++) {
+        if (!(s->types & OCPP_SK_BIT(k))) continue;
+        if (is_kind((enum ocpp_schema_kind)k, v)) return true;
+        len += (size_t)snprintf(want + len, sizeof(want) - len, "%s%s", len ? " or " : "",
+                                kind_name((enum ocpp_schema_kind)k));
+        if (len >= sizeof(want)) len = sizeof(want) - 1;
+    }
+    return type_fail(c, want, v);
+}
+
 /* ---- keyword checks --------------------------------------------------------------------- */
 
 static size_t utf8_codepoints(const char *s, size_t bytes)
@@ -244,6 +309,15 @@ static bool check_string(struct vctx *c, const struct ocpp_schema *s, const json
             return fail(c, OCPP_ERR_PROPERTY_CONSTRAINT, "string of %zu characters, at most %u",
                         n, (unsigned)s->max_length);
     }
+    /* nor are they fewer than a quarter of the bytes (UTF-8 takes at most 4 per code point) */
+    if (s->min_length && bytes / 4 < s->min_length) {
+        size_t n = utf8_codepoints(str, bytes);
+        if (n < s->min_length)
+            return fail(c, OCPP_ERR_PROPERTY_CONSTRAINT, "string of %zu characters, at least %u",
+                        n, (unsigned)s->min_length);
+    }
+    if (s->prefix && strncmp(str, s->prefix, strlen(s->prefix)) != 0)
+        return fail(c, OCPP_ERR_PROPERTY_CONSTRAINT, "does not start with \"%s\"", s->prefix);
     switch (s->format) {
     case OCPP_SF_DATE_TIME: {
         int64_t ms;
@@ -266,9 +340,15 @@ static bool check_number(struct vctx *c, const struct ocpp_schema *s, double x)
     if (s->has_minimum && x < s->minimum)
         return fail(c, OCPP_ERR_PROPERTY_CONSTRAINT, "%g is less than the minimum %g", x,
                     s->minimum);
+    if (s->has_minimum && s->exclusive_minimum && x == s->minimum)
+        return fail(c, OCPP_ERR_PROPERTY_CONSTRAINT, "%g is not more than the exclusive minimum %g",
+                    x, s->minimum);
     if (s->has_maximum && x > s->maximum)
         return fail(c, OCPP_ERR_PROPERTY_CONSTRAINT, "%g is more than the maximum %g", x,
                     s->maximum);
+    if (s->has_maximum && s->exclusive_maximum && x == s->maximum)
+        return fail(c, OCPP_ERR_PROPERTY_CONSTRAINT, "%g is not less than the exclusive maximum %g",
+                    x, s->maximum);
     if (s->multiple_of > 0) {
         double q = x / s->multiple_of;
         /* beyond 2^53 every double is an integer, and an overflowing quotient is one too */
@@ -323,36 +403,46 @@ static bool check_array(struct vctx *c, const struct ocpp_schema *s, const json_
 }
 
 /* Recursion depth is bounded by the schema's nesting, never by the payload's: an "any" node
- * (DataTransfer data) is not descended into. */
+ * (DataTransfer data) and a type list are not descended into. */
 static bool walk(struct vctx *c, const struct ocpp_schema *s, const json_t *v)
 {
-    switch ((enum ocpp_schema_kind)s->kind) {
+    enum ocpp_schema_kind k = (enum ocpp_schema_kind)s->kind;
+    switch (k) {
     case OCPP_SK_ANY: return true;
+    case OCPP_SK_TYPES: return check_types(c, s, v);
     case OCPP_SK_OBJECT:
-        if (!json_is_object(v)) return type_fail(c, "object", v);
-        return check_object(c, s, v);
     case OCPP_SK_ARRAY:
-        if (!json_is_array(v)) return type_fail(c, "array", v);
-        return check_array(c, s, v);
     case OCPP_SK_STRING:
-        if (!json_is_string(v)) return type_fail(c, "string", v);
-        return check_string(c, s, v);
     case OCPP_SK_INTEGER:
-        if (json_is_integer(v)) return check_number(c, s, (double)json_integer_value(v));
-        /* like ajv: 5.0 is an integer; 5.5 is not */
-        if (json_is_real(v)) {
-            double x = json_real_value(v);
-            if (isfinite(x) && x == floor(x)) return check_number(c, s, x);
-        }
-        return type_fail(c, "integer", v);
     case OCPP_SK_NUMBER:
-        if (!json_is_number(v)) return type_fail(c, "number", v);
-        return check_number(c, s, json_number_value(v));
     case OCPP_SK_BOOLEAN:
-        if (!json_is_boolean(v)) return type_fail(c, "boolean", v);
-        return true;
+        if (!is_kind(k, v)) return type_fail(c, kind_name(k), v);
+        if (k == OCPP_SK_OBJECT) return check_object(c, s, v);
+        if (k == OCPP_SK_ARRAY) return check_array(c, s, v);
+        if (k == OCPP_SK_STRING) return check_string(c, s, v);
+        if (k == OCPP_SK_BOOLEAN) return true;
+        return check_number(c, s, json_number_value(v));
     }
     return fail(c, OCPP_ERR_INTERNAL, "corrupt schema table (kind %d)", s->kind);
+}
+
+int ocpp_schema_validate_names(const struct ocpp_schema *s, const json_t *obj,
+                               struct ocpp_error *err)
+{
+    if (!s || s->kind != OCPP_SK_OBJECT || s->additional_props || !json_is_object(obj)) return 0;
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)obj, key, val) {
+        if (s->nprops && bsearch(key, s->props, s->nprops, sizeof(s->props[0]), prop_cmp))
+            continue;
+        struct vctx c;
+        c.err = err;
+        c.depth = 0;
+        push_key(&c, key);
+        fail(&c, OCPP_ERR_FORMAT, "property not allowed");
+        return OD_EINVAL;
+    }
+    return 0;
 }
 
 int ocpp_schema_validate(const struct ocpp_schema *s, const json_t *payload, struct ocpp_error *err)

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""ocppgen.py — compiles the official OCPP JSON schemas into static C tables.
+"""ocppgen.py — compiles JSON schemas into static C tables: the official OCPP schemas, and
+schema files of named definitions such as our schemas/admin.json.
 
-Run by meson (ocpp/meson.build), never by hand; output goes to the build dir only.
+Run by meson (ocpp/meson.build, src/meson.build), never by hand; output goes to the build dir
+only.
 
   ocppgen.py --desc-header OUT.h
       writes ocpp_schema_desc.h: the node layout shared by the generated tables and the
@@ -9,13 +11,18 @@ Run by meson (ocpp/meson.build), never by hand; output goes to the build dir onl
   ocppgen.py --prefix ocpp16 --version 1.6 --outdir DIR SCHEMA.json...
       reads every schema of one OCPP version and writes DIR/<prefix>_schema.c,
       DIR/<prefix>_schema.h and DIR/<prefix>_actions.def.
+  ocppgen.py --definitions PREFIX --outdir DIR SCHEMA.json
+      reads one schema file whose "definitions" are the schemas to compile, keyed by name
+      (schemas/admin.json: the params of each admin method), and writes DIR/<prefix>_schema.c
+      and DIR/<prefix>_schema.h holding <prefix>_schema_table, sorted by name.
 
-Only the JSON-schema subset the OCPP schema sets use is supported. Any other keyword, or a
-supported keyword in a form we do not interpret (a list of types, a tuple "items", a "$ref"
-with siblings...), fails the build: silently ignoring a constraint would let invalid payloads
-through. Identical subtrees ("CustomDataType" in every 2.0.1 schema, the MeterValue structure
-shared by 1.6 MeterValues and StopTransaction) are emitted once. Output is deterministic:
-sorted, no timestamps, no absolute paths.
+Only the JSON-schema subset these files use is supported. Any other keyword, or a supported
+keyword in a form we do not interpret (a list of types next to other keywords, a tuple "items",
+a "$ref" with siblings, a "pattern" other than an anchored literal prefix...), fails the build:
+silently ignoring a constraint would let invalid values through. Identical subtrees
+("CustomDataType" in every 2.0.1 schema, the MeterValue structure shared by 1.6 MeterValues and
+StopTransaction) are emitted once. Output is deterministic: sorted, no timestamps, no absolute
+paths.
 """
 import argparse
 import json
@@ -34,13 +41,17 @@ ANNOTATIONS = {"description", "default", "$comment", "title", "javaType", "comme
 KIND_KEYWORDS = {
     "object": {"properties", "required", "additionalProperties"},
     "array": {"items", "minItems", "maxItems", "additionalItems"},
-    "string": {"maxLength", "enum", "format"},
-    "integer": {"minimum", "maximum", "multipleOf"},
-    "number": {"minimum", "maximum", "multipleOf"},
+    "string": {"minLength", "maxLength", "enum", "format", "pattern"},
+    "integer": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"},
+    "number": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"},
     "boolean": set(),
 }
 FORMATS = {"date-time": "OCPP_SF_DATE_TIME", "uri": "OCPP_SF_URI"}
 U32_MAX = 2**32 - 1
+# Regular-expression syntax characters (ECMA-262): a "pattern" may use them only escaped.
+PATTERN_SYNTAX = set("^$\\.*+?()[]{}|")
+# Top-level keywords of a --definitions file: anything else (a root schema) would be ignored.
+DEFINITIONS_FILE_KEYS = {"$schema", "$id", "$comment", "title", "description", "definitions"}
 
 DESC_HEADER = """\
 /*
@@ -66,7 +77,11 @@ enum ocpp_schema_kind {{
     OCPP_SK_INTEGER,
     OCPP_SK_NUMBER,
     OCPP_SK_BOOLEAN,
+    OCPP_SK_TYPES,   /* a list of types and nothing else: the value is one of types */
 }};
+
+/* Bit of kind k in struct ocpp_schema.types. */
+#define OCPP_SK_BIT(k) (1u << (k))
 
 enum ocpp_schema_format {{ OCPP_SF_NONE = 0, OCPP_SF_DATE_TIME, OCPP_SF_URI }};
 
@@ -81,9 +96,13 @@ struct ocpp_schema {{
     bool additional_props;     /* objects: properties outside props[] allowed */
     bool has_minimum;
     bool has_maximum;
+    bool exclusive_minimum;    /* minimum itself is refused (exclusiveMinimum) */
+    bool exclusive_maximum;
+    uint8_t types;             /* OCPP_SK_TYPES: OCPP_SK_BIT() of each kind allowed */
     uint16_t nprops;
     uint16_t nrequired;
     uint16_t nenum;
+    uint32_t min_length;       /* strings: in code points */
     uint32_t max_length;       /* strings: in code points, 0 = none */
     uint32_t min_items;        /* arrays */
     uint32_t max_items;        /* arrays, 0 = none */
@@ -91,6 +110,7 @@ struct ocpp_schema {{
     const char *const *required;          /* in schema order */
     const char *const *enum_values;       /* sorted (strcmp order) */
     const struct ocpp_schema *items;      /* arrays: every element */
+    const char *prefix;        /* strings: must start with it ("pattern": "^literal"), or NULL */
     double minimum;
     double maximum;
     double multiple_of;        /* 0 = none */
@@ -107,6 +127,19 @@ struct ocpp_schema_set {{
     const struct ocpp_schema_action *actions; /* sorted by name (strcmp order) */
     size_t nactions;
     int max_depth; /* deepest object/array nesting in any schema of the set */
+}};
+
+/* One named definition of a --definitions file (schemas/admin.json: one admin method). */
+struct ocpp_schema_entry {{
+    const char *name;
+    const struct ocpp_schema *schema;
+}};
+
+struct ocpp_schema_table {{
+    const char *id;                          /* the file's $id */
+    const struct ocpp_schema_entry *entries; /* sorted by name (strcmp order) */
+    size_t nentries;
+    int max_depth;
 }};
 
 #endif
@@ -148,6 +181,27 @@ def is_int(x):
 
 def is_num(x):
     return (isinstance(x, (int, float))) and not isinstance(x, bool)
+
+
+def pattern_prefix(p, where):
+    """The literal a "pattern" of the form ^literal requires a string to start with; any other
+    regular expression is refused (we do not carry a regex engine)."""
+    if not isinstance(p, str) or not p.startswith("^"):
+        raise SchemaError(f"{where}: unsupported pattern {p!r} (only ^literal-prefix)")
+    out, i = [], 1
+    while i < len(p):
+        ch = p[i]
+        if ch == "\\" and i + 1 < len(p) and (p[i + 1] in PATTERN_SYNTAX or p[i + 1] == "/"):
+            out.append(p[i + 1])
+            i += 2
+        elif ch in PATTERN_SYNTAX:
+            raise SchemaError(f"{where}: unsupported pattern {p!r} (only ^literal-prefix)")
+        else:
+            out.append(ch)
+            i += 1
+    if not out:
+        raise SchemaError(f"{where}: pattern {p!r} constrains nothing")
+    return "".join(out)
 
 
 class Node:
@@ -206,13 +260,22 @@ class Compiler:
                              refstack + (target,))
 
         t = s.get("type")
-        if t is None:
+        if t is None and "enum" in s:
+            # an enum of strings admits strings only: exactly a string node with that enum
+            if not isinstance(s["enum"], list) or not all(isinstance(v, str) for v in s["enum"]):
+                raise SchemaError(f"{where}: an enum without a type must list strings only")
+            kind = "string"
+        elif t is None:
             kind = "any"
         elif isinstance(t, str) and t in KIND_KEYWORDS:
             kind = t
+        elif (isinstance(t, list) and len(t) >= 2 and len(set(t)) == len(t)
+              and all(isinstance(x, str) and x in KIND_KEYWORDS for x in t)):
+            # each kind's own keywords would apply to its values only: not interpreted
+            kind = "types"
         else:
             raise SchemaError(f"{where}: unsupported type {t!r}")
-        allowed = ({"type"} | KIND_KEYWORDS[kind]) if kind != "any" else set()
+        allowed = {"type"} | KIND_KEYWORDS.get(kind, set()) if kind != "any" else set()
         for k in s:
             if k not in allowed and k not in ANNOTATIONS:
                 raise SchemaError(f"{where}: unsupported keyword {k!r} for type {kind}")
@@ -259,11 +322,20 @@ class Compiler:
             if mx is not None and (not is_int(mx) or not 1 <= mx <= U32_MAX or mx < mn):
                 raise SchemaError(f"{where}: unsupported maxItems {mx!r}")
             fields.update(items=child, min_items=mn, max_items=mx or 0)
+        elif kind == "types":
+            fields["types"] = tuple(sorted(t))
         elif kind == "string":
             ml = s.get("maxLength")
             if ml is not None and (not is_int(ml) or not 1 <= ml <= U32_MAX):
                 raise SchemaError(f"{where}: unsupported maxLength {ml!r}")
             fields["max_length"] = ml or 0
+            mn = s.get("minLength", 0)
+            if not is_int(mn) or not 0 <= mn <= (ml or U32_MAX):
+                raise SchemaError(f"{where}: bad minLength {mn!r}")
+            if mn:
+                fields["min_length"] = mn
+            if "pattern" in s:
+                fields["prefix"] = pattern_prefix(s["pattern"], where)
             if "format" in s:
                 if s["format"] not in FORMATS:
                     raise SchemaError(f"{where}: unsupported format {s['format']!r}")
@@ -275,11 +347,17 @@ class Compiler:
                     raise SchemaError(f"{where}: enum is not a list of distinct strings")
                 fields["enum"] = self.enum_index(vals)
         elif kind in ("integer", "number"):
-            for k in ("minimum", "maximum"):
-                if k in s:
-                    if not is_num(s[k]):
-                        raise SchemaError(f"{where}: {k} is not a number")
-                    fields[k] = c_double(s[k])
+            for k, ek in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+                if k in s and ek in s:
+                    raise SchemaError(f"{where}: both {k} and {ek}")
+                for key in (k, ek):
+                    if key in s:
+                        # draft-07: exclusiveMinimum is a number (draft-04's boolean is refused)
+                        if not is_num(s[key]):
+                            raise SchemaError(f"{where}: {key} is not a number")
+                        fields[k] = c_double(s[key])
+                        if key == ek:
+                            fields["exclusive_" + k] = True
             if "multipleOf" in s:
                 m = s["multipleOf"]
                 if not is_num(m) or m <= 0:
@@ -309,14 +387,12 @@ class Compiler:
 
 KIND_C = {"any": "OCPP_SK_ANY", "object": "OCPP_SK_OBJECT", "array": "OCPP_SK_ARRAY",
           "string": "OCPP_SK_STRING", "integer": "OCPP_SK_INTEGER", "number": "OCPP_SK_NUMBER",
-          "boolean": "OCPP_SK_BOOLEAN"}
+          "boolean": "OCPP_SK_BOOLEAN", "types": "OCPP_SK_TYPES"}
 
 
-def emit_tables(comp, actions, prefix, version):
-    """actions: sorted list of (name, req Node, conf Node). Returns the .c text."""
-    out = [f"/* {prefix}_schema.c — OCPP {version} schemas as descriptor tables.\n"
-           f" * {BANNER} */\n",
-           f'#include "{prefix}_schema.h"\n\n']
+def emit_nodes(comp):
+    """The static enum lists and nodes of comp, as C text lines."""
+    out = []
     # enums are referenced by index; emit them first, in first-use order
     for values, idx in sorted(comp.enums.items(), key=lambda kv: kv[1]):
         out.append(f"static const char *const e{idx}[] = {{\n")
@@ -345,9 +421,16 @@ def emit_tables(comp, actions, prefix, version):
                 init.append(f".min_items = {f['min_items']}")
             if f["max_items"]:
                 init.append(f".max_items = {f['max_items']}")
+        elif f["kind"] == "types":
+            bits = " | ".join(f"OCPP_SK_BIT({KIND_C[k]})" for k in f["types"])
+            init.append(f".types = {bits}")
         elif f["kind"] == "string":
+            if "min_length" in f:
+                init.append(f".min_length = {f['min_length']}")
             if f["max_length"]:
                 init.append(f".max_length = {f['max_length']}")
+            if "prefix" in f:
+                init.append(f".prefix = {c_string(f['prefix'])}")
             if "format" in f:
                 init.append(f".format = {f['format']}")
             if "enum" in f:
@@ -356,8 +439,12 @@ def emit_tables(comp, actions, prefix, version):
         else:
             if "minimum" in f:
                 init += [".has_minimum = true", f".minimum = {f['minimum']}"]
+            if "exclusive_minimum" in f:
+                init.append(".exclusive_minimum = true")
             if "maximum" in f:
                 init += [".has_maximum = true", f".maximum = {f['maximum']}"]
+            if "exclusive_maximum" in f:
+                init.append(".exclusive_maximum = true")
             if "multiple_of" in f:
                 init.append(f".multiple_of = {f['multiple_of']}")
         out.append("/* " + n.where.replace("*/", "*\\/") + " */\n")
@@ -366,6 +453,15 @@ def emit_tables(comp, actions, prefix, version):
             line = (f"static const struct ocpp_schema n{i} = {{\n"
                     + "".join(f"    {x},\n" for x in init) + "};\n")
         out.append(line)
+    return out
+
+
+def emit_tables(comp, actions, prefix, version):
+    """actions: sorted list of (name, req Node, conf Node). Returns the .c text."""
+    out = [f"/* {prefix}_schema.c — OCPP {version} schemas as descriptor tables.\n"
+           f" * {BANNER} */\n",
+           f'#include "{prefix}_schema.h"\n\n']
+    out += emit_nodes(comp)
     out.append(f"\nstatic const struct ocpp_schema_action {prefix}_actions[] = {{\n")
     for name, req, conf in actions:
         out.append(f"    {{{c_string(name)}, &n{req.index}, &n{conf.index}}},\n")
@@ -447,9 +543,60 @@ def generate(prefix, version, outdir, files):
     write(os.path.join(outdir, f"{prefix}_actions.def"), emit_def(prefix, version, actions))
 
 
+def generate_definitions(prefix, outdir, path):
+    name = os.path.basename(path)
+    with open(path, encoding="utf-8") as f:
+        try:
+            schema = json.load(f)
+        except json.JSONDecodeError as e:
+            raise SchemaError(f"{path}: {e}")
+    if not isinstance(schema, dict):
+        raise SchemaError(f"{name}: not a JSON object")
+    if schema.get("$schema") not in DRAFT07:
+        raise SchemaError(f"{name}: $schema is not draft-07: {schema.get('$schema')!r}")
+    extra = set(schema) - DEFINITIONS_FILE_KEYS
+    if extra:
+        raise SchemaError(f"{name}: unsupported top-level keywords {sorted(extra)}")
+    defs = schema.get("definitions")
+    if not isinstance(defs, dict) or not defs or not isinstance(schema.get("$id"), str):
+        raise SchemaError(f"{name}: needs an $id and a non-empty definitions object")
+    comp = Compiler()
+    entries = []
+    for dname in sorted(defs, key=cbytes):
+        if not dname:
+            raise SchemaError(f"{name}: a definition has an empty name")
+        entries.append((dname, comp.node(defs[dname], f"{name}#/definitions/{dname}", defs, ())))
+    banner = f"GENERATED by tools/ocppgen.py from {name} - DO NOT EDIT."
+    out = [f"/* {prefix}_schema.c — the definitions of {name} as descriptor tables.\n"
+           f" * {banner} */\n",
+           f'#include "{prefix}_schema.h"\n\n']
+    out += emit_nodes(comp)
+    out.append(f"\nstatic const struct ocpp_schema_entry {prefix}_entries[] = {{\n")
+    out.extend(f"    {{{c_string(d)}, &n{n.index}}},\n" for d, n in entries)
+    out.append("};\n\n")
+    out.append(f"const struct ocpp_schema_table {prefix}_schema_table = {{\n"
+               f"    .id = {c_string(schema['$id'])},\n"
+               f"    .entries = {prefix}_entries,\n"
+               f"    .nentries = {len(entries)},\n"
+               f"    .max_depth = {max(n.depth for _, n in entries)},\n"
+               f"}};\n")
+    guard = f"OCPP_{prefix.upper()}_SCHEMA_H"
+    header = (f"/* {prefix}_schema.h — the compiled definitions of {name} ({len(entries)} "
+              f"definitions, {len(comp.order)} distinct nodes).\n"
+              f" * {banner} */\n"
+              f"#ifndef {guard}\n#define {guard}\n\n"
+              f'#include "ocpp_schema_desc.h"\n\n'
+              f"extern const struct ocpp_schema_table {prefix}_schema_table;\n\n"
+              f"#endif\n")
+    write(os.path.join(outdir, f"{prefix}_schema.c"), "".join(out))
+    write(os.path.join(outdir, f"{prefix}_schema.h"), header)
+
+
 def main():
     ap = argparse.ArgumentParser(description="compile OCPP JSON schemas into C tables")
     ap.add_argument("--desc-header", metavar="OUT", help="write the node layout header")
+    ap.add_argument("--definitions", metavar="PREFIX",
+                    help="compile the named definitions of one schema file, e.g. admin")
     ap.add_argument("--prefix", help="symbol and file prefix, e.g. ocpp16")
     ap.add_argument("--version", help="OCPP version, e.g. 1.6")
     ap.add_argument("--outdir", help="directory for the generated files")
@@ -458,6 +605,13 @@ def main():
     try:
         if args.desc_header:
             write(args.desc_header, DESC_HEADER.format(banner=BANNER))
+            return
+        if args.definitions:
+            if not (args.outdir and len(args.files) == 1):
+                ap.error("--definitions needs --outdir and exactly one schema file")
+            if not re.match(r"^[a-z][a-z0-9]*$", args.definitions):
+                ap.error("--definitions must be a lower-case C identifier")
+            generate_definitions(args.definitions, args.outdir, args.files[0])
             return
         if not (args.prefix and args.version and args.outdir and args.files):
             ap.error("--prefix, --version, --outdir and schema files are required")

@@ -5,7 +5,9 @@
  * Three sources of cases: the hand-written tables in tests/data/<version>/{valid,invalid}/ (one
  * file per case, each keyword and error class); frames real chargers sent
  * (tests/data/real-chargers.json); and examples generated here from the compiled tables, so
- * every request and response schema of both versions is exercised. Usage: test_schema DATADIR.
+ * every request and response schema of both versions is exercised. The keywords only our own
+ * schema files use (schemas/admin.json) are tested on tests/data/schema-keywords.json, compiled
+ * by the same generator. Usage: test_schema DATADIR.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +21,7 @@
 #include "od.h"
 #include "rpc.h"
 #include "schema.h"
+#include "schematest_schema.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -442,6 +445,205 @@ static void test_schema__null_arguments(void **state)
     json_decref(p);
 }
 
+/* ---- keywords of our own schema files (tests/data/schema-keywords.json) ------------------ */
+
+/* Validates json against the test file's definition def: 0 or OD_EINVAL with err filled. */
+static int validate_def(const char *def, const char *json, struct ocpp_error *err)
+{
+    json_t *p = json_loads(json, JSON_DECODE_ANY, NULL);
+    assert_non_null(p);
+    const struct ocpp_schema *s = ocpp_schema_table_find(&schematest_schema_table, def);
+    assert_non_null(s);
+    int rc = ocpp_schema_validate(s, p, err);
+    json_decref(p);
+    return rc;
+}
+
+/* The expected code of a value that must validate. */
+#define VALID OCPP_ERR__COUNT
+
+struct def_case {
+    const char *json;
+    enum ocpp_errcode code; /* VALID, or the failure's code */
+    const char *path;       /* of the failure */
+};
+
+static void check_def_cases(const char *def, const struct def_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct ocpp_error err;
+        memset(&err, 0, sizeof(err));
+        int rc = validate_def(def, cases[i].json, &err);
+        bool want_ok = cases[i].code == VALID;
+        if (want_ok ? rc != 0 : rc != OD_EINVAL)
+            fail_msg("%s %s: rc %d (%s at '%s')", def, cases[i].json, rc, err.description,
+                     err.path);
+        if (!want_ok && (err.code != cases[i].code || strcmp(err.path, cases[i].path) != 0))
+            fail_msg("%s %s: code %d at '%s' (%s), want code %d at '%s'", def, cases[i].json,
+                     err.code, err.path, err.description, cases[i].code, cases[i].path);
+    }
+}
+
+#define CHECK_DEF(def, cases) check_def_cases(def, cases, sizeof(cases) / sizeof(cases[0]))
+
+static void test_schema__table_find(void **state)
+{
+    (void)state;
+    const struct ocpp_schema_table *t = &schematest_schema_table;
+    assert_string_equal(t->id, "urn:ocppd:test:schema-keywords");
+    assert_int_equal(t->nentries, 7);
+    for (size_t i = 0; i < t->nentries; i++) {
+        if (i) assert_true(strcmp(t->entries[i - 1].name, t->entries[i].name) < 0);
+        assert_ptr_equal(ocpp_schema_table_find(t, t->entries[i].name), t->entries[i].schema);
+    }
+    assert_null(ocpp_schema_table_find(t, "prefi"));
+    assert_null(ocpp_schema_table_find(t, ""));
+    assert_null(ocpp_schema_table_find(t, NULL));
+    assert_null(ocpp_schema_table_find(NULL, "prefix"));
+}
+
+static void test_schema__min_length_counts_code_points(void **state)
+{
+    (void)state;
+    static const struct def_case cases[] = {
+        {"\"ab\"", VALID, NULL},
+        {"\"abc\"", VALID, NULL},
+        {"\"\xc3\xa9\xc3\xa9\"", VALID, NULL},            /* 2 characters, 4 bytes */
+        {"\"\xf0\x9f\x94\x8c\xf0\x9f\x94\x8c\"", VALID, NULL}, /* 2, 8 bytes */
+        {"\"a\"", OCPP_ERR_PROPERTY_CONSTRAINT, ""},
+        {"\"\"", OCPP_ERR_PROPERTY_CONSTRAINT, ""},
+        {"\"\xf0\x9f\x94\x8c\"", OCPP_ERR_PROPERTY_CONSTRAINT, ""}, /* 1 character, 4 bytes */
+        {"\"abcd\"", OCPP_ERR_PROPERTY_CONSTRAINT, ""},
+        {"12", OCPP_ERR_TYPE_CONSTRAINT, ""},
+    };
+    CHECK_DEF("minLength", cases);
+}
+
+static void test_schema__exclusive_bounds(void **state)
+{
+    (void)state;
+    static const struct def_case cases[] = {
+        {"0.001", VALID, NULL}, {"5", VALID, NULL},
+        {"9.999", VALID, NULL}, {"0", OCPP_ERR_PROPERTY_CONSTRAINT, ""},
+        {"0.0", OCPP_ERR_PROPERTY_CONSTRAINT, ""}, {"-1", OCPP_ERR_PROPERTY_CONSTRAINT, ""},
+        {"10", OCPP_ERR_PROPERTY_CONSTRAINT, ""}, {"10.5", OCPP_ERR_PROPERTY_CONSTRAINT, ""},
+    };
+    CHECK_DEF("exclusiveRange", cases);
+    struct ocpp_error err;
+    assert_int_equal(validate_def("exclusiveRange", "0", &err), OD_EINVAL);
+    assert_non_null(strstr(err.description, "exclusive minimum"));
+}
+
+static void test_schema__integer_range(void **state)
+{
+    (void)state;
+    static const struct def_case cases[] = {
+        {"-5", VALID, NULL},
+        {"2147483647", VALID, NULL},
+        {"7.0", VALID, NULL},
+        {"-6", OCPP_ERR_PROPERTY_CONSTRAINT, ""},
+        {"2147483648", OCPP_ERR_PROPERTY_CONSTRAINT, ""},
+        {"9223372036854775807", OCPP_ERR_PROPERTY_CONSTRAINT, ""},
+        {"1e300", OCPP_ERR_PROPERTY_CONSTRAINT, ""},
+        {"7.5", OCPP_ERR_TYPE_CONSTRAINT, ""},
+        {"\"7\"", OCPP_ERR_TYPE_CONSTRAINT, ""},
+    };
+    CHECK_DEF("integerRange", cases);
+}
+
+static void test_schema__pattern_is_a_literal_prefix(void **state)
+{
+    (void)state;
+    /* "^http://a\\.b": the escaped dot is a dot, not "any character" */
+    static const struct def_case cases[] = {
+        {"\"http://a.b\"", VALID, NULL},
+        {"\"http://a.b.example/x\"", VALID, NULL},
+        {"\"http://aXb\"", OCPP_ERR_PROPERTY_CONSTRAINT, ""},
+        {"\"https://a.b\"", OCPP_ERR_PROPERTY_CONSTRAINT, ""},
+        {"\"http://a.\"", OCPP_ERR_PROPERTY_CONSTRAINT, ""},
+        {"\" http://a.b\"", OCPP_ERR_PROPERTY_CONSTRAINT, ""},
+        {"\"HTTP://a.b\"", OCPP_ERR_PROPERTY_CONSTRAINT, ""},
+        {"\"\"", OCPP_ERR_PROPERTY_CONSTRAINT, ""},
+    };
+    CHECK_DEF("prefix", cases);
+}
+
+static void test_schema__type_list(void **state)
+{
+    (void)state;
+    static const struct def_case cases[] = {
+        {"\"Mo-Fr 08:00-20:00\"", VALID, NULL},
+        {"{\"mo\":[1,2]}", VALID, NULL},
+        {"7", OCPP_ERR_TYPE_CONSTRAINT, ""},
+        {"[]", OCPP_ERR_TYPE_CONSTRAINT, ""},
+        {"null", OCPP_ERR_TYPE_CONSTRAINT, ""},
+        {"true", OCPP_ERR_TYPE_CONSTRAINT, ""},
+    };
+    CHECK_DEF("typeList", cases);
+    struct ocpp_error err;
+    assert_int_equal(validate_def("typeList", "7", &err), OD_EINVAL);
+    assert_string_equal(err.description, "expected object or string, got integer");
+}
+
+static void test_schema__enum_without_type(void **state)
+{
+    (void)state;
+    static const struct def_case cases[] = {
+        {"\"Accepted\"", VALID, NULL},
+        {"\"Blocked\"", VALID, NULL},
+        {"\"accepted\"", OCPP_ERR_PROPERTY_CONSTRAINT, ""},
+        {"1", OCPP_ERR_TYPE_CONSTRAINT, ""},
+        {"null", OCPP_ERR_TYPE_CONSTRAINT, ""},
+    };
+    CHECK_DEF("enumWithoutType", cases);
+}
+
+static void test_schema__nested_closed_objects(void **state)
+{
+    (void)state;
+    static const struct def_case cases[] = {
+        {"{\"list\":[]}", VALID, NULL},
+        {"{\"list\":[{\"name\":\"a\"},{\"name\":\"b\"}],\"ref\":\"xy\"}", VALID, NULL},
+        {"{}", OCPP_ERR_OCCURRENCE_CONSTRAINT, "/list"},
+        {"{\"list\":[],\"other\":1}", OCPP_ERR_FORMAT, "/other"},
+        {"{\"list\":[{\"name\":\"a\"},{\"name\":\"\"}]}", OCPP_ERR_PROPERTY_CONSTRAINT,
+         "/list/1/name"},
+        {"{\"list\":[{\"name\":\"a\",\"x\":1}]}", OCPP_ERR_FORMAT, "/list/0/x"},
+        {"{\"list\":[{}]}", OCPP_ERR_OCCURRENCE_CONSTRAINT, "/list/0/name"},
+        {"{\"list\":[{\"name\":\"a\"},{\"name\":\"b\"},{\"name\":\"c\"}]}",
+         OCPP_ERR_OCCURRENCE_CONSTRAINT, "/list"},
+        {"{\"list\":[],\"ref\":\"x\"}", OCPP_ERR_PROPERTY_CONSTRAINT, "/ref"},
+        {"{\"list\":{}}", OCPP_ERR_TYPE_CONSTRAINT, "/list"},
+    };
+    CHECK_DEF("nested", cases);
+}
+
+static void test_schema__validate_names_only(void **state)
+{
+    (void)state;
+    struct ocpp_error err;
+    const struct ocpp_schema *s = ocpp_schema_table_find(&schematest_schema_table, "nested");
+    json_t *p = json_loads("{\"lisst\":[]}", 0, NULL);
+    /* the full check reports the missing member first, the names check the misspelt one */
+    assert_int_equal(ocpp_schema_validate(s, p, &err), OD_EINVAL);
+    assert_int_equal(err.code, OCPP_ERR_OCCURRENCE_CONSTRAINT);
+    assert_int_equal(ocpp_schema_validate_names(s, p, &err), OD_EINVAL);
+    assert_int_equal(err.code, OCPP_ERR_FORMAT);
+    assert_string_equal(err.path, "/lisst");
+    json_decref(p);
+    /* names only, and only at the top: nothing else is looked at */
+    p = json_loads("{\"list\":[{\"x\":1}],\"ref\":5}", 0, NULL);
+    assert_int_equal(ocpp_schema_validate_names(s, p, &err), 0);
+    json_decref(p);
+    /* a schema that is not a closed object allows every name */
+    p = json_loads("{\"a\":1}", 0, NULL);
+    assert_int_equal(
+        ocpp_schema_validate_names(ocpp_schema_table_find(&schematest_schema_table, "typeList"),
+                                   p, &err),
+        0);
+    json_decref(p);
+}
+
 /* ---- generated examples for every schema ------------------------------------------------ */
 
 /* A value valid for s: only required members when !full, every member when full (strings
@@ -450,6 +652,7 @@ static json_t *example(const struct ocpp_schema *s, bool full)
 {
     switch ((enum ocpp_schema_kind)s->kind) {
     case OCPP_SK_ANY: return json_pack("{s:[i,s]}", "any", 1, "thing");
+    case OCPP_SK_TYPES: return json_object(); /* the OCPP sets have none; an object is typical */
     case OCPP_SK_OBJECT: {
         json_t *o = json_object();
         for (unsigned i = 0; i < s->nprops; i++) {
@@ -496,7 +699,8 @@ static json_t *example(const struct ocpp_schema *s, bool full)
 static json_t *wrong_type(const struct ocpp_schema *s)
 {
     switch ((enum ocpp_schema_kind)s->kind) {
-    case OCPP_SK_ANY: return NULL;
+    case OCPP_SK_ANY:
+    case OCPP_SK_TYPES: return NULL;
     case OCPP_SK_STRING: return json_integer(1);
     case OCPP_SK_INTEGER: return json_real(0.5);
     case OCPP_SK_NUMBER:
@@ -599,6 +803,15 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_schema__max_length_counts_code_points),
         cmocka_unit_test(test_schema__date_time_and_uri_formats),
         cmocka_unit_test(test_schema__null_arguments),
+        cmocka_unit_test(test_schema__table_find),
+        cmocka_unit_test(test_schema__min_length_counts_code_points),
+        cmocka_unit_test(test_schema__exclusive_bounds),
+        cmocka_unit_test(test_schema__integer_range),
+        cmocka_unit_test(test_schema__pattern_is_a_literal_prefix),
+        cmocka_unit_test(test_schema__type_list),
+        cmocka_unit_test(test_schema__enum_without_type),
+        cmocka_unit_test(test_schema__nested_closed_objects),
+        cmocka_unit_test(test_schema__validate_names_only),
         cmocka_unit_test(test_schema__every_schema_accepts_generated_examples),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
