@@ -1,6 +1,6 @@
 /*
  * admin_int.h — what the admin modules share among themselves: the JSON-RPC request handle that
- * method handlers answer, the error codes, and the method table with its parameter checks.
+ * method handlers answer, the error codes, and the method table with its params check.
  * Not for use outside src/admin*.c (and their unit tests).
  */
 #ifndef OD_ADMIN_INT_H
@@ -34,27 +34,14 @@ void admin_req_result(struct admin_req *req, json_t *result);
 void admin_req_error(struct admin_req *req, int code, json_t *data, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* ---- parameter checks (the C mirror of schemas/admin.json) ---------------------------------- */
+/* ---- methods and their params ---------------------------------------------------------------- */
 
-enum admin_ptype { ADMIN_P_STRING, ADMIN_P_INT, ADMIN_P_BOOL, ADMIN_P_OBJECT, ADMIN_P_TIME,
-                   ADMIN_P_STRINGS };
-
-struct admin_param {
-    const char *name;
-    enum admin_ptype type;
-    bool required;
-    int64_t min, max; /* integers: the range; strings: length range; 0/0 = unchecked */
-    const char *const *allowed; /* strings: NULL-terminated list of allowed values, or NULL */
-};
-
+/* params is an object that passed the method's definition in schemas/admin.json; borrowed. */
 typedef void (*admin_method_fn)(struct admin_req *req, json_t *params);
 
 struct admin_method {
     const char *name;
     admin_method_fn fn;
-    /* terminated by a NULL name; NULL when the method's own module checks every parameter
-     * (stations.c), which then also names the field in its -32602 message */
-    const struct admin_param *params;
 };
 
 /* The method table, sorted by name (admin_methods.c, rows from admin_methods.def). */
@@ -64,8 +51,15 @@ extern const size_t admin_nmethods;
 /* The method called name, or NULL. */
 const struct admin_method *admin_method_find(const char *name);
 
-/* Checks params (an object) against the table. Returns 0, or fills msg naming the field. */
-int admin_params_check(const struct admin_param *spec, const json_t *params, char *msg,
+/* m's params schema (its definition in schemas/admin.json, compiled in), or NULL if it has
+ * none. */
+struct ocpp_schema;
+const struct ocpp_schema *admin_method_schema(const struct admin_method *m);
+
+/* Checks params (an object, borrowed) against m's schema. Returns 0; OD_EINVAL with msg naming
+ * the field ("parameter 'limit': 0 is less than the minimum 1"); or OD_EINTERNAL if m has no
+ * schema. */
+int admin_params_check(const struct admin_method *m, const json_t *params, char *msg,
                        size_t msglen);
 
 /* Continues s's event replay while its queue has room (admin_session_on_written). */

@@ -1,7 +1,9 @@
 /*
- * admin_methods.c — the admin JSON-RPC methods (rows of admin_methods.def) and their parameter
- * tables. Every handler runs after admin_rpc.c has checked the envelope and the parameters
- * against the table here, so handlers only check what a table cannot (dates, existence).
+ * admin_methods.c — the admin JSON-RPC methods (rows of admin_methods.def). Every handler runs
+ * after admin_rpc.c has checked the envelope and the params against the method's definition in
+ * schemas/admin.json (types, required and unknown names, ranges, lengths, enums, formats), so
+ * handlers only check what the schema cannot say: existence, cursors, whether a value fits a
+ * store field in bytes.
  *
  * Writes go into the server's store batch (server_batch) and are committed before the answer
  * is released: admin_commit() runs the group commit at once, so an answer that says "stored"
@@ -25,89 +27,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The defaults schemas/admin.json states for absent params. */
 #define ADMIN_TX_LIMIT_DEFAULT 100
-#define ADMIN_TX_LIMIT_MAX 1000
 #define ADMIN_START_WAIT_DEFAULT_MS 15000
-#define ADMIN_START_WAIT_MAX_MS 120000
-#define ADMIN_CALL_TIMEOUT_MAX_MS 300000
 
 /* Where accepted configuration is remembered: the device model table (store_devmodel.h), under
  * a component of our own for 1.6 keys, so one listing serves both versions. */
 #define ADMIN_CFG_COMPONENT "OCPP16Configuration"
 #define ADMIN_LIST_COMPONENT "LocalAuthList"
 #define ADMIN_LIST_VARIABLE "Version"
-
-static const char *const admin_token_statuses[] = {"Accepted", "Blocked", "Expired", "Invalid",
-                                                    "ConcurrentTx", NULL};
-
-/* ---- parameter tables (keep in step with schemas/admin.json) ------------------------------- */
-
-#define P_END {NULL, 0, false, 0, 0, NULL}
-#define P_CHARGER_ID {"chargerId", ADMIN_P_STRING, true, 1, 48, NULL}
-
-static const struct admin_param admin_p_chargers_list[] = {P_END};
-static const struct admin_param admin_p_chargers_get[] = {P_CHARGER_ID, P_END};
-static const struct admin_param admin_p_chargers_delete[] = {P_CHARGER_ID, P_END};
-static const struct admin_param admin_p_chargers_register[] = {
-    P_CHARGER_ID,
-    {"password", ADMIN_P_STRING, false, 1, 64, NULL},
-    {"stationId", ADMIN_P_STRING, false, 0, STORE_STR_LEN - 1, NULL},
-    P_END};
-static const struct admin_param admin_p_tokens_list[] = {P_END};
-static const struct admin_param admin_p_tokens_upsert[] = {
-    {"idTag", ADMIN_P_STRING, true, 1, 36, NULL},
-    {"status", ADMIN_P_STRING, true, 0, 0, admin_token_statuses},
-    {"expiryDate", ADMIN_P_TIME, false, 0, 0, NULL},
-    {"parentIdTag", ADMIN_P_STRING, false, 1, 36, NULL},
-    P_END};
-static const struct admin_param admin_p_tokens_delete[] = {
-    {"idTag", ADMIN_P_STRING, true, 1, 36, NULL}, P_END};
-static const struct admin_param admin_p_transactions_list[] = {
-    {"chargerId", ADMIN_P_STRING, false, 1, 48, NULL},
-    {"active", ADMIN_P_BOOL, false, 0, 0, NULL},
-    {"since", ADMIN_P_TIME, false, 0, 0, NULL},
-    {"limit", ADMIN_P_INT, false, 1, ADMIN_TX_LIMIT_MAX, NULL},
-    {"cursor", ADMIN_P_STRING, false, 1, 20, NULL},
-    P_END};
-static const struct admin_param admin_p_transactions_get[] = {
-    {"id", ADMIN_P_INT, true, 1, 2147483647, NULL}, P_END};
-static const struct admin_param admin_p_ocpp_call[] = {
-    P_CHARGER_ID,
-    {"action", ADMIN_P_STRING, true, 1, 47, NULL},
-    {"payload", ADMIN_P_OBJECT, true, 0, 0, NULL},
-    {"timeoutMs", ADMIN_P_INT, false, 1, ADMIN_CALL_TIMEOUT_MAX_MS, NULL},
-    P_END};
-static const struct admin_param admin_p_charging_start[] = {
-    P_CHARGER_ID,
-    {"connectorId", ADMIN_P_INT, false, 1, 1000, NULL},
-    {"idTag", ADMIN_P_STRING, true, 1, 20, NULL},
-    {"waitMs", ADMIN_P_INT, false, 0, ADMIN_START_WAIT_MAX_MS, NULL},
-    P_END};
-static const struct admin_param admin_p_events_subscribe[] = {
-    {"fromSeq", ADMIN_P_INT, false, 0, INT64_MAX, NULL},
-    {"types", ADMIN_P_STRINGS, false, 0, 0, NULL},
-    {"chargerId", ADMIN_P_STRING, false, 1, 48, NULL},
-    P_END};
-/* stations.c checks its own parameters (and names the field); schemas/admin.json has them. */
-#define admin_p_stations_upsert NULL
-#define admin_p_stations_get NULL
-#define admin_p_stations_delete NULL
-#define admin_p_stations_search NULL
-static const struct admin_param admin_p_devicemodel_get[] = {
-    P_CHARGER_ID,
-    {"component", ADMIN_P_STRING, false, 1, 50, NULL},
-    {"variable", ADMIN_P_STRING, false, 1, 50, NULL},
-    P_END};
-static const struct admin_param admin_p_charging_stop[] = {
-    {"transactionId", ADMIN_P_INT, true, 1, 2147483647, NULL}, P_END};
-static const struct admin_param admin_p_webhooks_add[] = {
-    {"url", ADMIN_P_STRING, true, 1, 511, NULL},
-    {"types", ADMIN_P_STRINGS, false, 0, 0, NULL},
-    {"secret", ADMIN_P_STRING, true, 1, 256, NULL},
-    P_END};
-static const struct admin_param admin_p_webhooks_list[] = {P_END};
-static const struct admin_param admin_p_webhooks_delete[] = {
-    {"id", ADMIN_P_INT, true, 1, INT64_MAX, NULL}, P_END};
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
@@ -135,6 +63,27 @@ static json_t *admin_time_or_null(int64_t ms)
 static const char *admin_pstr(json_t *params, const char *name)
 {
     return json_string_value(json_object_get(params, name)); /* NULL if absent */
+}
+
+/* The integer param name, or dflt when absent. The schema admits 5.0 as an integer (JSON Schema
+ * does) and bounds every integer param, so a real is integral and in range here. */
+static int64_t admin_pint(json_t *params, const char *name, int64_t dflt)
+{
+    json_t *v = json_object_get(params, name);
+    if (json_is_integer(v)) return json_integer_value(v);
+    return json_is_real(v) ? (int64_t)json_real_value(v) : dflt;
+}
+
+/* True if the string param name is absent or fits a store field of cap bytes with its NUL;
+ * otherwise answers req with -32602 and returns false. The schema counts characters and the
+ * store bytes, so a value of many multi-byte characters is refused here rather than cut. */
+static bool admin_pfits(struct admin_req *req, json_t *params, const char *name, size_t cap)
+{
+    size_t n = json_string_length(json_object_get(params, name));
+    if (n < cap) return true;
+    admin_req_error(req, ADMIN_E_PARAMS, NULL,
+                    "parameter '%s': %zu bytes of UTF-8, at most %zu fit", name, n, cap - 1);
+    return false;
 }
 
 static int admin_connector_cb(const struct store_connector *c, void *ctx)
@@ -385,6 +334,7 @@ static void admin_m_chargers_register(struct admin_req *req, json_t *params)
         return;
     }
     ch.provisioned = true;
+    if (!admin_pfits(req, params, "stationId", sizeof ch.station_id)) return;
     const char *station = admin_pstr(params, "stationId");
     if (station) snprintf(ch.station_id, sizeof ch.station_id, "%s", station);
     const char *password = admin_pstr(params, "password");
@@ -465,12 +415,15 @@ static void admin_m_tokens_upsert(struct admin_req *req, json_t *params)
     struct server *srv = admin_req_server(req);
     struct store_token t;
     memset(&t, 0, sizeof t);
+    if (!admin_pfits(req, params, "idTag", sizeof t.id_tag) ||
+        !admin_pfits(req, params, "parentIdTag", sizeof t.parent_id_tag))
+        return;
     snprintf(t.id_tag, sizeof t.id_tag, "%s", admin_pstr(params, "idTag"));
     snprintf(t.status, sizeof t.status, "%s", admin_pstr(params, "status"));
     const char *expiry = admin_pstr(params, "expiryDate");
+    /* the schema's "date-time" is checked with this same parser */
     if (expiry && od_time_parse(expiry, &t.expiry_ms, NULL) != 0) {
-        admin_req_error(req, ADMIN_E_PARAMS, NULL,
-                        "parameter 'expiryDate' must be an RFC 3339 date-time");
+        admin_req_error(req, ADMIN_E_PARAMS, NULL, "parameter 'expiryDate': not a date-time");
         return;
     }
     const char *parent = admin_pstr(params, "parentIdTag");
@@ -548,9 +501,9 @@ static void admin_m_transactions_list(struct admin_req *req, json_t *params)
     json_t *active = json_object_get(params, "active");
     if (active) q.active = json_is_true(active) ? 1 : 0;
     const char *since = admin_pstr(params, "since");
+    /* the schema's "date-time" is checked with this same parser */
     if (since && od_time_parse(since, &q.since_ms, NULL) != 0) {
-        admin_req_error(req, ADMIN_E_PARAMS, NULL,
-                        "parameter 'since' must be an RFC 3339 date-time");
+        admin_req_error(req, ADMIN_E_PARAMS, NULL, "parameter 'since': not a date-time");
         return;
     }
     const char *cursor = admin_pstr(params, "cursor");
@@ -564,10 +517,9 @@ static void admin_m_transactions_list(struct admin_req *req, json_t *params)
         }
         q.before_id = v;
     }
-    json_t *limit = json_object_get(params, "limit");
     struct admin_txlist_ctx l = {json_array(),
-                                 limit ? (int)json_integer_value(limit) : ADMIN_TX_LIMIT_DEFAULT,
-                                 0, 0, false};
+                                 (int)admin_pint(params, "limit", ADMIN_TX_LIMIT_DEFAULT), 0, 0,
+                                 false};
     q.limit = l.limit + 1;
     int rc = store_tx_query(srv->store, &q, admin_txlist_cb, &l);
     if (rc < 0) {
@@ -619,7 +571,7 @@ static json_t *admin_series_thin(json_t *series, bool *thinned)
 static void admin_m_transactions_get(struct admin_req *req, json_t *params)
 {
     struct server *srv = admin_req_server(req);
-    json_int_t id = json_integer_value(json_object_get(params, "id"));
+    int64_t id = admin_pint(params, "id", 0);
     struct store_tx tx;
     int rc = store_tx_get(srv->store, id, &tx);
     if (rc == OD_ENOTFOUND) {
@@ -949,14 +901,19 @@ static int admin_send_call(struct admin_req *req, const char *charger_id, const 
 static void admin_m_ocpp_call(struct admin_req *req, json_t *params)
 {
     struct admin_call_ctx *cc = xcalloc(1, sizeof *cc);
+    if (!admin_pfits(req, params, "chargerId", sizeof cc->charger_id) ||
+        !admin_pfits(req, params, "action", sizeof cc->action)) {
+        free(cc);
+        return;
+    }
     cc->req = req;
     cc->srv = admin_req_server(req);
     snprintf(cc->charger_id, sizeof cc->charger_id, "%s", admin_pstr(params, "chargerId"));
     snprintf(cc->action, sizeof cc->action, "%s", admin_pstr(params, "action"));
     cc->payload = json_deep_copy(json_object_get(params, "payload"));
-    json_t *t = json_object_get(params, "timeoutMs");
     if (admin_send_call(req, cc->charger_id, cc->action, cc->payload,
-                        t ? (int)json_integer_value(t) : 0, admin_ocpp_call_done_cb, cc) != 0) {
+                        (int)admin_pint(params, "timeoutMs", 0), admin_ocpp_call_done_cb,
+                        cc) != 0) {
         json_decref(cc->payload);
         free(cc);
     }
@@ -1124,14 +1081,17 @@ static void admin_m_charging_start(struct admin_req *req, json_t *params)
 {
     struct server *srv = admin_req_server(req);
     struct admin_waiter *w = xcalloc(1, sizeof *w);
+    if (!admin_pfits(req, params, "chargerId", sizeof w->charger_id) ||
+        !admin_pfits(req, params, "idTag", sizeof w->id_tag)) {
+        free(w);
+        return;
+    }
     w->srv = srv;
     w->req = req;
     snprintf(w->charger_id, sizeof w->charger_id, "%s", admin_pstr(params, "chargerId"));
     snprintf(w->id_tag, sizeof w->id_tag, "%s", admin_pstr(params, "idTag"));
-    json_t *conn_id = json_object_get(params, "connectorId");
-    w->connector_id = conn_id ? (int)json_integer_value(conn_id) : 0;
-    json_t *wait = json_object_get(params, "waitMs");
-    w->wait_ms = wait ? (int)json_integer_value(wait) : ADMIN_START_WAIT_DEFAULT_MS;
+    w->connector_id = (int)admin_pint(params, "connectorId", 0);
+    w->wait_ms = (int)admin_pint(params, "waitMs", ADMIN_START_WAIT_DEFAULT_MS);
     uv_timer_init(srv->loop, &w->timer);
     w->timer.data = w;
 
@@ -1184,7 +1144,7 @@ static void admin_stop_done_cb(void *ctx, const struct call_outcome *out)
 static void admin_m_charging_stop(struct admin_req *req, json_t *params)
 {
     struct server *srv = admin_req_server(req);
-    json_int_t id = json_integer_value(json_object_get(params, "transactionId"));
+    int64_t id = admin_pint(params, "transactionId", 0);
     struct store_tx tx;
     int rc = store_tx_get(srv->store, id, &tx);
     if (rc == OD_ENOTFOUND || (rc == 0 && !tx.active)) {
@@ -1327,19 +1287,21 @@ static void admin_m_events_subscribe(struct admin_req *req, json_t *params)
     struct server *srv = admin_req_server(req);
     struct admin_session *s = admin_req_session(req);
     json_t *types = json_object_get(params, "types");
-    if (json_array_size(types) > ADMIN_SUB_MAX_TYPES) {
-        admin_req_error(req, ADMIN_E_PARAMS, NULL,
-                        "parameter 'types' lists more than %d types", ADMIN_SUB_MAX_TYPES);
+    struct admin_sub *sub = xcalloc(1, sizeof *sub);
+    if (!admin_pfits(req, params, "chargerId", sizeof sub->charger_id)) {
+        free(sub);
         return;
     }
-    struct admin_sub *sub = xcalloc(1, sizeof *sub);
     size_t i;
     json_t *t;
     json_array_foreach(types, i, t) {
-        if (json_string_length(t) >= sizeof sub->types[0]) {
+        /* The schema admits ADMIN_SUB_MAX_TYPES names of 47 characters; this keeps the table
+         * safe should the two drift apart, and refuses names whose bytes do not fit. */
+        if (i >= ADMIN_SUB_MAX_TYPES || json_string_length(t) >= sizeof sub->types[0]) {
             free(sub);
             admin_req_error(req, ADMIN_E_PARAMS, NULL,
-                            "parameter 'types' has an over-long type name");
+                            "parameter 'types/%zu': more than %d names or %zu bytes", i,
+                            ADMIN_SUB_MAX_TYPES, sizeof sub->types[0] - 1);
             return;
         }
         snprintf(sub->types[sub->ntypes++], sizeof sub->types[0], "%s", json_string_value(t));
@@ -1352,8 +1314,7 @@ static void admin_m_events_subscribe(struct admin_req *req, json_t *params)
     server_commit(srv);
     int64_t last = store_event_last_seq(srv->store);
     if (last > srv->events_committed_seq) srv->events_committed_seq = last;
-    json_t *from = json_object_get(params, "fromSeq");
-    sub->last_seq = from ? (int64_t)json_integer_value(from) : last;
+    sub->last_seq = admin_pint(params, "fromSeq", last);
     if (sub->last_seq > last) sub->last_seq = last;
     sub->replaying = sub->last_seq < last;
     admin__sub_free(s); /* a second subscribe replaces the first */
@@ -1434,7 +1395,7 @@ static void admin_m_webhooks_list(struct admin_req *req, json_t *params)
 
 static void admin_m_webhooks_delete(struct admin_req *req, json_t *params)
 {
-    json_int_t id = json_integer_value(json_object_get(params, "id"));
+    int64_t id = admin_pint(params, "id", 0);
     int rc = webhooks_delete(admin_req_server(req), id);
     if (rc == OD_ENOTFOUND) {
         admin_req_error(req, ADMIN_E_NOT_FOUND, NULL, "no webhook %lld", (long long)id);
@@ -1450,7 +1411,7 @@ static void admin_m_webhooks_delete(struct admin_req *req, json_t *params)
 /* ---- the table ----------------------------------------------------------------------------- */
 
 const struct admin_method admin_methods[] = {
-#define ADMIN_METHOD(name, fn) {name, admin_m_##fn, admin_p_##fn},
+#define ADMIN_METHOD(name, fn) {name, admin_m_##fn},
 #include "admin_methods.def"
 #undef ADMIN_METHOD
 };

@@ -1,6 +1,6 @@
 /*
- * stations.c — stations.* logic (stations.h): params checks, great-circle geometry, the search
- * pipeline and the JSON the admin API returns.
+ * stations.c — stations.* logic (stations.h): reading the (schema-checked) params into store
+ * records, great-circle geometry, the search pipeline and the JSON the admin API returns.
  *
  * Search: the circle's bounding box (split at the antimeridian, widened to all longitudes at a
  * pole) prefilters through the store's R*Tree; the exact haversine distance then drops the
@@ -28,8 +28,6 @@
 /* Widening of the prefilter box (degrees, about 1 cm), so rounding in the trigonometry never
  * cuts off a point lying exactly on the circle. The exact distance test follows anyway. */
 #define STATIONS_BOX_MARGIN_DEG 1e-7
-#define STATIONS_POWER_MAX_KW 10000.0
-#define STATIONS_AMENITY_LEN 64
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -92,85 +90,37 @@ int stations_bbox(double lat, double lon, double radius_km, struct store_station
     return 2;
 }
 
-/* ---- params -------------------------------------------------------------------------------- */
+/* ---- params ------------------------------------------------------------------------------- */
 
-/* Rejects keys of obj outside the NULL-terminated list (typos must not pass silently). */
-static int check_keys(const json_t *obj, const char *const *allowed, const char *prefix,
-                      char *err, size_t errlen)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)obj, key, v) {
-        bool ok = false;
-        for (const char *const *a = allowed; *a && !ok; a++) ok = strcmp(key, *a) == 0;
-        if (!ok) {
-            seterr(err, errlen, "unknown field '%s%s'", prefix, key);
-            return OD_EINVAL;
-        }
-    }
-    return 0;
-}
+/*
+ * The params passed their method's definition in schemas/admin.json (types, required and unknown
+ * names, ranges, lengths in characters), so only what the schema cannot say is checked here:
+ * that a string fits its store field in bytes and holds no NUL (which would cut it short).
+ */
 
-static int params_object(const json_t *params, char *err, size_t errlen)
+/* The string at v (NULL: absent) as *out, if it fits a field of cap bytes; else OD_EINVAL with
+ * err naming it as name. */
+static int check_str(const json_t *v, const char *name, size_t cap, const char **out, char *err,
+                     size_t errlen)
 {
-    if (json_is_object(params)) return 0;
-    seterr(err, errlen, "params must be an object");
-    return OD_EINVAL;
-}
-
-/* A string field of 1..max bytes (min_len 0 allows ""). Absent: *out NULL, OD_EINVAL if
- * required. */
-static int get_str(const json_t *obj, const char *name, bool required, size_t min_len,
-                   size_t max_len, const char **out, char *err, size_t errlen)
-{
-    json_t *v = json_object_get(obj, name);
-    *out = NULL;
-    if (!v || json_is_null(v)) {
-        if (!required) return 0;
-        seterr(err, errlen, "'%s' is required", name);
-        return OD_EINVAL;
-    }
+    *out = json_string_value(v);
+    if (!*out) return 0;
     size_t n = json_string_length(v);
-    if (!json_is_string(v) || n < min_len || n > max_len) {
-        seterr(err, errlen, "'%s' must be a string of %zu to %zu bytes", name, min_len,
-               max_len);
+    if (n >= cap) {
+        seterr(err, errlen, "'%s' is %zu bytes of UTF-8, at most %zu fit", name, n, cap - 1);
         return OD_EINVAL;
     }
-    if (strlen(json_string_value(v)) != n) {
+    if (strlen(*out) != n) {
         seterr(err, errlen, "'%s' must not contain NUL characters", name);
         return OD_EINVAL;
     }
-    *out = json_string_value(v);
     return 0;
 }
 
-/* Checks v (NULL when absent) as a number in [lo, hi] (open at lo when lo_open), reported
- * as name. *has = false when absent or null. */
-static int check_num(const json_t *v, const char *name, bool required, double lo, bool lo_open,
-                     double hi, bool *has, double *out, char *err, size_t errlen)
+static int get_str(const json_t *obj, const char *name, size_t cap, const char **out, char *err,
+                   size_t errlen)
 {
-    *has = false;
-    if (!v || json_is_null(v)) {
-        if (!required) return 0;
-        seterr(err, errlen, "'%s' is required", name);
-        return OD_EINVAL;
-    }
-    double d = json_is_number(v) ? json_number_value(v) : NAN;
-    if (!json_is_number(v) || !isfinite(d) || d < lo || (lo_open && d == lo) || d > hi) {
-        seterr(err, errlen, "'%s' must be a number %s %g to %g", name,
-               lo_open ? "above" : "from", lo, hi);
-        return OD_EINVAL;
-    }
-    *has = true;
-    *out = d;
-    return 0;
-}
-
-static int get_num(const json_t *obj, const char *name, bool required, double lo, bool lo_open,
-                   double hi, bool *has, double *out, char *err, size_t errlen)
-{
-    return check_num(json_object_get(obj, name), name, required, lo, lo_open, hi, has, out, err,
-                     errlen);
+    return check_str(json_object_get(obj, name), name, cap, out, err, errlen);
 }
 
 /* Copies a bounded, already checked string into a record field. */
@@ -179,32 +129,14 @@ static void copy_field(char *dst, size_t cap, const char *src)
     snprintf(dst, cap, "%s", src ? src : "");
 }
 
-/* openingHours: a string (e.g. OSM "Mo-Fr 08:00-20:00") or an object; kept as JSON text. */
-static int parse_json_field(const json_t *params, const char *name, bool want_array, char *dst,
-                            size_t cap, char *err, size_t errlen)
+/* openingHours (a string or an object) and amenities (strings) are kept as JSON text, which
+ * must fit its field. */
+static int parse_json_field(const json_t *params, const char *name, char *dst, size_t cap,
+                            char *err, size_t errlen)
 {
     json_t *v = json_object_get(params, name);
     dst[0] = '\0';
-    if (!v || json_is_null(v)) return 0;
-    if (want_array) {
-        size_t i;
-        json_t *e;
-        if (!json_is_array(v)) {
-            seterr(err, errlen, "'%s' must be an array of strings", name);
-            return OD_EINVAL;
-        }
-        json_array_foreach(v, i, e) {
-            size_t n = json_string_length(e);
-            if (!json_is_string(e) || n == 0 || n > STATIONS_AMENITY_LEN) {
-                seterr(err, errlen, "'%s[%zu]' must be a string of 1 to %d bytes", name, i,
-                       STATIONS_AMENITY_LEN);
-                return OD_EINVAL;
-            }
-        }
-    } else if (!json_is_string(v) && !json_is_object(v)) {
-        seterr(err, errlen, "'%s' must be a string or an object", name);
-        return OD_EINVAL;
-    }
+    if (!v) return 0;
     char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     if (!text) {
         seterr(err, errlen, "'%s' cannot be encoded", name);
@@ -225,85 +157,62 @@ static int parse_json_field(const json_t *params, const char *name, bool want_ar
 static int parse_chargers(const json_t *params, struct store_station *s, char *err,
                           size_t errlen)
 {
-    json_t *v = json_object_get(params, "chargerIds");
-    if (!v) {
-        seterr(err, errlen, "'chargerIds' is required");
-        return OD_EINVAL;
-    }
-    if (!json_is_array(v) || json_array_size(v) > STORE_STATION_MAX_CHARGERS) {
-        seterr(err, errlen, "'chargerIds' must be an array of at most %d charger ids",
-               STORE_STATION_MAX_CHARGERS);
-        return OD_EINVAL;
-    }
     size_t i;
     json_t *e;
-    json_array_foreach(v, i, e) {
-        size_t n = json_string_length(e);
-        if (!json_is_string(e) || n == 0 || n >= STORE_ID_LEN ||
-            strlen(json_string_value(e)) != n) {
-            seterr(err, errlen, "'chargerIds[%zu]' must be a charger id of 1 to %d bytes", i,
-                   STORE_ID_LEN - 1);
+    json_array_foreach(json_object_get(params, "chargerIds"), i, e) {
+        char name[48];
+        const char *id;
+        snprintf(name, sizeof name, "chargerIds[%zu]", i);
+        int rc = check_str(e, name, STORE_ID_LEN, &id, err, errlen);
+        if (rc) return rc;
+        /* the schema caps the array at STORE_STATION_MAX_CHARGERS; the table must hold it */
+        if (s->ncharger == STORE_STATION_MAX_CHARGERS) {
+            seterr(err, errlen, "'chargerIds' has more than %d entries",
+                   STORE_STATION_MAX_CHARGERS);
             return OD_EINVAL;
         }
         for (int j = 0; j < s->ncharger; j++) {
-            if (strcmp(s->charger_ids[j], json_string_value(e)) == 0) {
+            if (strcmp(s->charger_ids[j], id) == 0) {
                 seterr(err, errlen, "'chargerIds[%zu]' repeats '%s'", i, s->charger_ids[j]);
                 return OD_EINVAL;
             }
         }
-        copy_field(s->charger_ids[s->ncharger++], STORE_ID_LEN, json_string_value(e));
+        copy_field(s->charger_ids[s->ncharger++], STORE_ID_LEN, id);
     }
     return 0;
 }
 
 static int parse_plugs(const json_t *params, struct store_station *s, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"type", "maxPowerKw", NULL};
-    json_t *v = json_object_get(params, "connectors");
-    if (!v || json_is_null(v)) return 0;
-    if (!json_is_array(v) || json_array_size(v) > STORE_STATION_MAX_PLUGS) {
-        seterr(err, errlen, "'connectors' must be an array of at most %d {type, maxPowerKw}",
-               STORE_STATION_MAX_PLUGS);
-        return OD_EINVAL;
-    }
     size_t i;
     json_t *e;
-    json_array_foreach(v, i, e) {
+    json_array_foreach(json_object_get(params, "connectors"), i, e) {
         char name[48];
-        if (!json_is_object(e)) {
-            seterr(err, errlen, "'connectors[%zu]' must be an object {type, maxPowerKw}", i);
-            return OD_EINVAL;
-        }
-        snprintf(name, sizeof name, "connectors[%zu].", i);
-        int rc = check_keys(e, keys, name, err, errlen);
-        if (rc) return rc;
         const char *type;
-        bool has;
-        double kw;
         snprintf(name, sizeof name, "connectors[%zu].type", i);
-        json_t *t = json_object_get(e, "type");
-        size_t n = json_string_length(t);
-        if (!json_is_string(t) || n == 0 || n >= STORE_STATION_PLUG_TYPE_LEN ||
-            strlen(json_string_value(t)) != n) {
-            seterr(err, errlen, "'%s' must be a string of 1 to %d bytes", name,
-                   STORE_STATION_PLUG_TYPE_LEN - 1);
+        int rc = check_str(json_object_get(e, "type"), name, STORE_STATION_PLUG_TYPE_LEN, &type,
+                           err, errlen);
+        if (rc) return rc;
+        /* the schema caps the array at STORE_STATION_MAX_PLUGS; the table must hold it */
+        if (s->nplug == STORE_STATION_MAX_PLUGS) {
+            seterr(err, errlen, "'connectors' has more than %d entries", STORE_STATION_MAX_PLUGS);
             return OD_EINVAL;
         }
-        type = json_string_value(t);
-        snprintf(name, sizeof name, "connectors[%zu].maxPowerKw", i);
-        rc = check_num(json_object_get(e, "maxPowerKw"), name, true, 0, true,
-                       STATIONS_POWER_MAX_KW, &has, &kw, err, errlen);
-        if (rc) return rc;
         struct store_station_plug *p = &s->plugs[s->nplug++];
         copy_field(p->type, sizeof p->type, type);
-        p->max_power_kw = kw;
+        p->max_power_kw = json_number_value(json_object_get(e, "maxPowerKw"));
     }
     return 0;
 }
 
 static int parse_id(const json_t *params, const char **id, char *err, size_t errlen)
 {
-    return get_str(params, "id", true, 1, STORE_STATION_ID_LEN - 1, id, err, errlen);
+    return get_str(params, "id", STORE_STATION_ID_LEN, id, err, errlen);
+}
+
+static double get_num(const json_t *params, const char *name)
+{
+    return json_number_value(json_object_get(params, name));
 }
 
 /* ---- station JSON ------------------------------------------------------------------------- */
@@ -427,25 +336,18 @@ static int store_failed(int rc, char *err, size_t errlen)
 int stations_upsert(struct store *st, const json_t *params, json_t **result, char *err,
                     size_t errlen)
 {
-    static const char *const keys[] = {"id", "name", "address", "lat", "lon", "openingHours",
-                                       "amenities", "chargerIds", "connectors", NULL};
     *result = NULL;
     struct store_station *s = xcalloc(1, sizeof *s);
     const char *id, *name, *address;
-    bool has;
-    int rc = params_object(params, err, errlen);
-    if (!rc) rc = check_keys(params, keys, "", err, errlen);
-    if (!rc) rc = parse_id(params, &id, err, errlen);
-    if (!rc) rc = get_str(params, "name", true, 1, STORE_STATION_NAME_LEN - 1, &name, err,
-                          errlen);
-    if (!rc) rc = get_str(params, "address", true, 0, STORE_STATION_ADDRESS_LEN - 1, &address,
-                          err, errlen);
-    if (!rc) rc = get_num(params, "lat", true, -90, false, 90, &has, &s->lat, err, errlen);
-    if (!rc) rc = get_num(params, "lon", true, -180, false, 180, &has, &s->lon, err, errlen);
-    if (!rc) rc = parse_json_field(params, "openingHours", false, s->opening_hours,
+    s->lat = get_num(params, "lat");
+    s->lon = get_num(params, "lon");
+    int rc = parse_id(params, &id, err, errlen);
+    if (!rc) rc = get_str(params, "name", STORE_STATION_NAME_LEN, &name, err, errlen);
+    if (!rc) rc = get_str(params, "address", STORE_STATION_ADDRESS_LEN, &address, err, errlen);
+    if (!rc) rc = parse_json_field(params, "openingHours", s->opening_hours,
                                    sizeof s->opening_hours, err, errlen);
-    if (!rc) rc = parse_json_field(params, "amenities", true, s->amenities, sizeof s->amenities,
-                                   err, errlen);
+    if (!rc) rc = parse_json_field(params, "amenities", s->amenities, sizeof s->amenities, err,
+                                   errlen);
     if (!rc) rc = parse_chargers(params, s, err, errlen);
     if (!rc) rc = parse_plugs(params, s, err, errlen);
     if (rc) goto out;
@@ -485,12 +387,9 @@ out:
 int stations_get(struct store *st, const json_t *params, json_t **result, char *err,
                  size_t errlen)
 {
-    static const char *const keys[] = {"id", NULL};
     const char *id;
     *result = NULL;
-    int rc = params_object(params, err, errlen);
-    if (!rc) rc = check_keys(params, keys, "", err, errlen);
-    if (!rc) rc = parse_id(params, &id, err, errlen);
+    int rc = parse_id(params, &id, err, errlen);
     if (rc) return rc;
     json_t *station = NULL;
     rc = load_station_json(st, id, &station);
@@ -506,12 +405,9 @@ int stations_get(struct store *st, const json_t *params, json_t **result, char *
 int stations_delete(struct store *st, const json_t *params, json_t **result, char *err,
                     size_t errlen)
 {
-    static const char *const keys[] = {"id", NULL};
     const char *id;
     *result = NULL;
-    int rc = params_object(params, err, errlen);
-    if (!rc) rc = check_keys(params, keys, "", err, errlen);
-    if (!rc) rc = parse_id(params, &id, err, errlen);
+    int rc = parse_id(params, &id, err, errlen);
     if (rc) return rc;
     rc = store_station_delete(st, id);
     if (rc == OD_ENOTFOUND) {
@@ -610,44 +506,22 @@ static int emit_cb(const struct store_station_view *v, void *ctx)
 int stations_search(struct store *st, const json_t *params, json_t **result, char *err,
                     size_t errlen)
 {
-    static const char *const keys[] = {"lat", "lon", "radiusKm", "connectorType", "minPowerKw",
-                                       "availableOnly", "limit", NULL};
     *result = NULL;
     struct search_ctx sc = {0};
     struct store_station_filter filter = {0};
-    bool has;
     const char *type = NULL;
-    bool available_only = false;
-    int limit = STATIONS_LIMIT_DEFAULT;
-    int rc = params_object(params, err, errlen);
-    if (!rc) rc = check_keys(params, keys, "", err, errlen);
-    if (!rc) rc = get_num(params, "lat", true, -90, false, 90, &has, &sc.lat, err, errlen);
-    if (!rc) rc = get_num(params, "lon", true, -180, false, 180, &has, &sc.lon, err, errlen);
-    if (!rc) rc = get_num(params, "radiusKm", true, 0, true, STATIONS_RADIUS_MAX_KM, &has,
-                          &sc.radius_km, err, errlen);
-    if (!rc) rc = get_str(params, "connectorType", false, 1, STORE_STATION_PLUG_TYPE_LEN - 1,
-                          &type, err, errlen);
-    if (!rc) rc = get_num(params, "minPowerKw", false, 0, false, STATIONS_POWER_MAX_KW,
-                          &filter.has_min_power, &filter.min_power_kw, err, errlen);
+    sc.lat = get_num(params, "lat");
+    sc.lon = get_num(params, "lon");
+    sc.radius_km = get_num(params, "radiusKm");
+    filter.has_min_power = json_object_get(params, "minPowerKw") != NULL;
+    filter.min_power_kw = get_num(params, "minPowerKw");
+    bool available_only = json_is_true(json_object_get(params, "availableOnly"));
+    /* an integer param may be written 5.0 (JSON Schema), so read it as a number */
+    json_t *v = json_object_get(params, "limit");
+    int limit = v ? (int)json_number_value(v) : STATIONS_LIMIT_DEFAULT;
+    int rc = get_str(params, "connectorType", STORE_STATION_PLUG_TYPE_LEN, &type, err, errlen);
     if (rc) return rc;
     filter.plug_type = type;
-    json_t *v = json_object_get(params, "availableOnly");
-    if (v && !json_is_null(v)) {
-        if (!json_is_boolean(v)) {
-            seterr(err, errlen, "'availableOnly' must be true or false");
-            return OD_EINVAL;
-        }
-        available_only = json_is_true(v);
-    }
-    v = json_object_get(params, "limit");
-    if (v && !json_is_null(v)) {
-        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-            json_integer_value(v) > STATIONS_LIMIT_MAX) {
-            seterr(err, errlen, "'limit' must be an integer from 1 to %d", STATIONS_LIMIT_MAX);
-            return OD_EINVAL;
-        }
-        limit = (int)json_integer_value(v);
-    }
 
     struct store_station_box boxes[2];
     int nbox = stations_bbox(sc.lat, sc.lon, sc.radius_km, boxes);

@@ -2,9 +2,12 @@
  * stations.h — charging stations and discovery: the logic behind the admin API's stations.*
  * methods, version-neutral and free of transport.
  *
- * Each stations_<method>() takes the JSON-RPC params, checks them (a failure names the field),
- * talks to the store (db/store_station.h) and builds the JSON-RPC result. The admin API's
- * method handlers call these and map the return code with stations_rpc_code(). This module is
+ * Each stations_<method>() takes the JSON-RPC params, already checked against the method's
+ * definition in schemas/admin.json (src/admin_rpc.c does, before any method runs), checks what
+ * the schema cannot say (a string fits its store field in bytes and holds no NUL, no charger id
+ * repeats; a failure names the field), talks to the store (db/store_station.h) and builds the
+ * JSON-RPC result. The admin API's method handlers call these and map the return code with
+ * stations_rpc_code(). This module is
  * not the admin transport, holds no state and never sees SQL.
  *
  * Station object (stations.get, stations.upsert, each stations.search hit):
@@ -35,19 +38,19 @@
 struct store;
 
 #define STATIONS_EARTH_RADIUS_KM 6371.0088 /* IUGG mean radius */
+/* stations.search: the largest radiusKm schemas/admin.json admits, and the default limit. */
 #define STATIONS_RADIUS_MAX_KM 20100.0     /* beyond pi * R (20015 km) covers the whole globe */
 #define STATIONS_LIMIT_DEFAULT 50
-#define STATIONS_LIMIT_MAX 500
 
 /* ---- JSON-RPC methods ------------------------------------------------------------------------ */
 
 /*
  * Each returns 0 and sets *result (new reference) to the JSON-RPC result, or an OD_E* code
  * with *result NULL and err (one line, errlen bytes, may be 0) saying why:
- *   OD_EINVAL    bad params: err names the field ("'lat' must be a number from -90 to 90")
+ *   OD_EINVAL    bad params: err names the field ("'name' is 300 bytes of UTF-8, at most 128 fit")
  *   OD_ENOTFOUND no such station (stations.get)
  *   OD_EDB       the store failed (logged)
- * params is borrowed (NULL reads as "not an object"). Loop thread only (the store's).
+ * params is borrowed and must have passed the schema. Loop thread only (the store's).
  */
 
 /* stations.upsert {id, name, address, lat, lon, openingHours?, amenities?, chargerIds,

@@ -8,6 +8,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import urllib.request
 
 import harness
@@ -71,33 +72,27 @@ async def test(h):
     check(a.answers.pop("b1")["result"]["status"] == "Blocked", "batch upsert")
     check(a.answers.pop("b2")["error"]["code"] == -32601, "batch unknown method")
 
-    # ---- schemas/admin.json and the server's parameter checks agree ---------------------------
+    # ---- schemas/admin.json is what the server enforces ---------------------------------------
+    # Every method has a definition and every definition a method; then, for each definition,
+    # params that break one of its constraints at a time are refused with -32602 naming the field.
     with open(os.path.join(harness.SRC_ROOT, "schemas", "admin.json")) as f:
         defs = json.load(f)["definitions"]
-
-    def sample(prop):
-        if "enum" in prop:
-            return prop["enum"][0]
-        return {"string": "2030-01-01T00:00:00Z" if prop.get("format") == "date-time" else "X",
-                "integer": prop.get("minimum", 1), "number": 1, "boolean": True, "object": {},
-                "array": []}[prop["type"]]
-
-    def wrong(prop):
-        return 5 if prop.get("type") in ("string", None, "object", "boolean") else "5"
-    for method, d in defs.items():
-        props, req = d["properties"], d["required"]
-        base = {k: sample(props[k]) for k in req}
-        await a.error(method, {**base, "zzUnknown": 1}, -32602, "zzUnknown")
-        for k in req:
-            await a.error(method, {x: v for x, v in base.items() if x != k}, -32602, k)
+    with open(os.path.join(harness.SRC_ROOT, "src", "admin_methods.def")) as f:
+        methods = set(re.findall(r'^ADMIN_METHOD\("([^"]+)"', f.read(), re.M))
+    check(methods == set(defs), f"methods without a definition: {sorted(methods - set(defs))}, "
+                                f"definitions without a method: {sorted(set(defs) - methods)}")
+    checked = 0
+    for method, d in sorted(defs.items()):
+        props, req = d["properties"], d.get("required", [])
+        base = {k: _sample(props[k]) for k in req}
+        cases = [({**base, "zzUnknown": 1}, "zzUnknown")]
+        cases += [({x: v for x, v in base.items() if x != k}, k) for k in req]
         for k, prop in props.items():
-            if isinstance(prop.get("type"), list):
-                continue  # several types allowed: no single wrong one to try
-            await a.error(method, {**base, k: wrong(prop)}, -32602, k)
-            if "maximum" in prop:
-                await a.error(method, {**base, k: prop["maximum"] + 1}, -32602, k)
-            if "maxLength" in prop:
-                await a.error(method, {**base, k: "x" * (prop["maxLength"] + 1)}, -32602, k)
+            cases += [({**base, k: bad}, field) for bad, field in _breaking(prop, k)]
+        for params, field in cases:
+            await a.error(method, params, -32602, field)
+            checked += 1
+    check(checked > 150, f"only {checked} bad params tried")
 
     # ---- hostile input on the admin socket: answered or closed, and the server goes on -------
     await a.ws.send(b"\x00\x01binary")
@@ -213,6 +208,63 @@ async def test(h):
     check(res.summary["registration"] == "Accepted", f"registered boot: {res.summary}")
     await a2.close()
     await srv2.stop()
+
+
+def _sample(prop):
+    """A value valid for the admin.json property schema prop."""
+    if "enum" in prop:
+        return prop["enum"][0]
+    t = prop["type"][0] if isinstance(prop["type"], list) else prop["type"]
+    if t == "string":
+        if prop.get("format") == "date-time":
+            return "2030-01-01T00:00:00Z"
+        prefix = prop.get("pattern", "^").lstrip("^").replace("\\", "")
+        return prefix + "X" * max(1, prop.get("minLength", 1))
+    if t in ("integer", "number"):
+        if "minimum" in prop:
+            return prop["minimum"]
+        return prop.get("exclusiveMinimum", 0) + 1
+    return {"boolean": True, "object": {}, "array": []}[t]
+
+
+def _breaking(prop, path):
+    """(value, field named in the refusal) pairs, each breaking one constraint of prop."""
+    types = prop.get("type", "string")  # an enum without a type admits strings only
+    types = types if isinstance(types, list) else [types]
+    numeric = {"integer", "number"} & set(types)
+    out = [(5 if not numeric else "5", path)]
+    if "integer" in types:
+        out.append((1.5, path))
+    if "enum" in prop:
+        out.append(("zzNotAllowed", path))
+    if "maximum" in prop:
+        out.append((prop["maximum"] + 1, path))
+    if "exclusiveMinimum" in prop:
+        out.append((prop["exclusiveMinimum"], path))
+    if "minimum" in prop:
+        out.append((prop["minimum"] - 1, path))
+    if "maxLength" in prop:
+        out.append(("x" * (prop["maxLength"] + 1), path))
+    if prop.get("minLength", 0) >= 1:
+        out.append(("x" * (prop["minLength"] - 1), path))
+    if "pattern" in prop:
+        out.append(("zz" + _sample(prop), path))
+    if prop.get("format") == "date-time":
+        out.append(("soon", path))
+    if "items" in prop:
+        item = prop["items"]
+        if "maxItems" in prop:
+            out.append(([_sample(item)] * (prop["maxItems"] + 1), path))
+        if item.get("type") == "object":
+            full = {k: _sample(v) for k, v in item["properties"].items()}
+            out.append(([{**full, "zzUnknown": 1}], f"{path}/0/zzUnknown"))
+            for k in item.get("required", []):
+                out.append(([{x: v for x, v in full.items() if x != k}], f"{path}/0/{k}"))
+            for k, v in item["properties"].items():
+                out += [([{**full, k: bad}], f"{path}/0/{k}") for bad, _ in _breaking(v, k)]
+        else:
+            out += [([_sample(item), bad], f"{path}/1") for bad, _ in _breaking(item, path)]
+    return out
 
 
 def _has(a, rid):

@@ -1,6 +1,7 @@
 /*
  * test_admin.c — unit tests of the admin JSON-RPC layer (src/admin_rpc.c, src/admin.c): the
- * method table, envelope errors, batches and notifications, the parameter checks, the session's
+ * method table and its params schemas (schemas/admin.json, one definition per method), envelope
+ * errors, batches and notifications, the params checks, the session's
  * bounded outbound queue, the password hashing, and event delivery (after commit only; a paced
  * replay that joins the live stream without gap or duplicate), and devicemodel.get. A
  * socket-less admin session (wsi NULL) on the shared fixture's server; answers are read from
@@ -9,6 +10,7 @@
 #include "fixture.h"
 
 #include "admin_int.h"
+#include "admin_schema.h"
 #include "events.h"
 #include "od.h"
 #include "store_devmodel.h"
@@ -81,6 +83,24 @@ static void test_admin__table_sorted_and_found(void **state)
     assert_null(admin_method_find(""));
 }
 
+static void test_admin__every_method_has_a_schema(void **state)
+{
+    (void)state;
+    const struct ocpp_schema_table *t = &admin_schema_table;
+    for (size_t i = 0; i < admin_nmethods; i++) {
+        if (!admin_method_schema(&admin_methods[i]))
+            fail_msg("method %s has no definition in schemas/admin.json", admin_methods[i].name);
+    }
+    for (size_t i = 0; i < t->nentries; i++) {
+        if (!admin_method_find(t->entries[i].name))
+            fail_msg("schemas/admin.json defines %s, which is no method", t->entries[i].name);
+        /* params are always an object, and a closed one: unknown names must be refused */
+        assert_int_equal(t->entries[i].schema->kind, OCPP_SK_OBJECT);
+        assert_false(t->entries[i].schema->additional_props);
+    }
+    assert_int_equal(t->nentries, admin_nmethods);
+}
+
 static void test_admin__envelope_errors(void **state)
 {
     struct admin_fx *x = *state;
@@ -126,6 +146,73 @@ static void test_admin__params_name_the_field(void **state)
     a = rpc(x, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"chargers.get\","
                "\"params\":{\"chargerID\":\"X\"}}");
     assert_non_null(strstr(err_msg(a), "'chargerID'")); /* the typo is named, not "missing" */
+    json_decref(a);
+    /* the schema's message, under the field's JSON pointer */
+    const struct {
+        const char *method, *params, *message;
+    } cases[] = {
+        {"transactions.list", "{\"limit\":0}",
+         "parameter 'limit': 0 is less than the minimum 1"},
+        {"tokens.upsert", "{\"idTag\":\"T\",\"status\":\"Maybe\"}",
+         "parameter 'status': \"Maybe\" is not an allowed value"},
+        {"tokens.upsert", "{\"idTag\":\"\",\"status\":\"Accepted\"}",
+         "parameter 'idTag': string of 0 characters, at least 1"},
+        {"tokens.upsert",
+         "{\"idTag\":\"T\",\"status\":\"Accepted\",\"expiryDate\":\"soon\"}",
+         "parameter 'expiryDate': not a date-time"},
+        {"events.subscribe", "{\"types\":[\"a\",5]}",
+         "parameter 'types/1': expected string, got integer"},
+        {"stations.search", "{\"lat\":1,\"lon\":1,\"radiusKm\":0}",
+         "parameter 'radiusKm': 0 is not more than the exclusive minimum 0"},
+        {"stations.upsert",
+         "{\"id\":\"S\",\"name\":\"N\",\"address\":\"\",\"lat\":1,\"lon\":1,"
+         "\"chargerIds\":[],\"openingHours\":7}",
+         "parameter 'openingHours': expected object or string, got integer"},
+        {"webhooks.add", "{\"url\":\"ftp://x\",\"secret\":\"k\"}",
+         "parameter 'url': does not start with \"http://\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"%s\",\"params\":%s}",
+                 cases[i].method, cases[i].params);
+        a = rpc(x, text);
+        assert_int_equal(err_code(a), ADMIN_E_PARAMS);
+        if (strcmp(err_msg(a), cases[i].message) != 0)
+            fail_msg("%s %s: '%s', want '%s'", cases[i].method, cases[i].params, err_msg(a),
+                     cases[i].message);
+        json_decref(a);
+    }
+}
+
+/* JSON Schema counts characters, the store bytes: a value that passes the one and not the other
+ * is refused, never cut short; and an integer may be written 5.0. */
+static void test_admin__params_fit_the_store(void **state)
+{
+    struct admin_fx *x = *state;
+    char tag[36 * 2 + 1] = "", text[256];
+    for (int i = 0; i < 36; i++) strcat(tag, "\xc3\xa9");
+    snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tokens.upsert\","
+             "\"params\":{\"idTag\":\"%s\",\"status\":\"Accepted\"}}", tag);
+    json_t *a = rpc(x, text);
+    assert_int_equal(err_code(a), ADMIN_E_PARAMS);
+    assert_string_equal(err_msg(a), "parameter 'idTag': 72 bytes of UTF-8, at most 36 fit");
+    json_decref(a);
+    tag[36] = '\0'; /* 18 characters, 36 bytes: fits */
+    snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tokens.upsert\","
+             "\"params\":{\"idTag\":\"%s\",\"status\":\"Accepted\"}}", tag);
+    a = rpc(x, text);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(a, "result"), "idTag")),
+                        tag);
+    json_decref(a);
+    a = rpc(x, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"transactions.list\","
+               "\"params\":{\"limit\":1.0}}");
+    assert_non_null(json_object_get(a, "result"));
+    json_decref(a);
+    a = rpc(x, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"transactions.get\","
+               "\"params\":{\"id\":77.0}}");
+    assert_int_equal(err_code(a), ADMIN_E_NOT_FOUND);
+    assert_string_equal(err_msg(a), "no transaction 77"); /* read as 77, not as 0 */
     json_decref(a);
 }
 
@@ -457,9 +544,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_admin__table_sorted_and_found),
+        cmocka_unit_test(test_admin__every_method_has_a_schema),
         cmocka_unit_test(test_admin__password_hash),
         cmocka_unit_test_setup_teardown(test_admin__envelope_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin__params_name_the_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin__params_fit_the_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin__batch_and_notifications, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin__oversize_and_binary_messages, setup,
                                         teardown),

@@ -1,14 +1,16 @@
 /*
  * test_stations.c — unit tests for stations and discovery (src/stations.h over
  * db/store_station.h): geometry (haversine, boxes at the antimeridian and the poles), params
- * checks naming the field, upsert/get/delete round trips, and searches (order, radius, limit,
- * plug filters, connector counts, availableOnly).
+ * refused with a message naming the field (each call goes through the method's definition in
+ * schemas/admin.json first, as in the server), upsert/get/delete round trips, and searches
+ * (order, radius, limit, plug filters, connector counts, availableOnly).
  *
  * Each test opens a fresh :memory: store; connector statuses are written with the ordinary
  * store_connector_put, as the charger model would.
  */
 #include "stations.h"
 
+#include "admin_int.h"
 #include "od.h"
 #include "store.h"
 #include "store_station.h"
@@ -48,7 +50,7 @@ static json_t *J(const char *text)
     for (char *p = s; *p; p++)
         if (*p == '\'') *p = '"';
     json_error_t e;
-    json_t *v = json_loads(s, 0, &e);
+    json_t *v = json_loads(s, JSON_ALLOW_NUL, &e); /* to reach the stations' own NUL check */
     if (!v) fail_msg("bad test JSON: %s: %s", e.text, s);
     free(s);
     return v;
@@ -56,12 +58,29 @@ static json_t *J(const char *text)
 
 typedef int (*method_fn)(struct store *, const json_t *, json_t **, char *, size_t);
 
+/* Calls fn as the server does: params checked against the admin method's schema, then fn. */
+static int call(struct store *st, method_fn fn, const json_t *params, json_t **res, char *err,
+                size_t errlen)
+{
+    static const struct {
+        method_fn fn;
+        const char *method;
+    } methods[] = {{stations_upsert, "stations.upsert"}, {stations_get, "stations.get"},
+                   {stations_delete, "stations.delete"}, {stations_search, "stations.search"}};
+    const struct admin_method *m = NULL;
+    for (size_t i = 0; i < sizeof methods / sizeof *methods; i++)
+        if (methods[i].fn == fn) m = admin_method_find(methods[i].method);
+    assert_non_null(m);
+    int rc = admin_params_check(m, params, err, errlen);
+    return rc ? rc : fn(st, params, res, err, errlen);
+}
+
 /* Calls a method that must succeed; returns its result (new reference). */
 static json_t *ok(struct store *st, method_fn fn, const char *params)
 {
     json_t *p = J(params), *res = NULL;
     char err[256] = "";
-    int rc = fn(st, p, &res, err, sizeof err);
+    int rc = call(st, fn, p, &res, err, sizeof err);
     json_decref(p);
     if (rc != 0) fail_msg("call failed: %s (%s) params=%s", od_strerror(rc), err, params);
     assert_non_null(res);
@@ -74,7 +93,7 @@ static void bad(struct store *st, method_fn fn, const char *params, int want_rc,
 {
     json_t *p = J(params), *res = NULL;
     char err[256] = "";
-    int rc = fn(st, p, &res, err, sizeof err);
+    int rc = call(st, fn, p, &res, err, sizeof err);
     json_decref(p);
     if (rc != want_rc)
         fail_msg("want %s, got %s (%s) params=%s", od_strerror(want_rc), od_strerror(rc), err,
@@ -257,24 +276,33 @@ static void test_stations__upsert_rejects_bad_params(void **state)
     bad(st, stations_upsert, "{'id':'S','name':'N','address':'A','lat':1,'lon':1,"
         "'chargerIds':['A','B','A']}", OD_EINVAL, "'chargerIds[2]'");
     bad(st, stations_upsert, "{'id':'S','name':'N','address':'A','lat':1,'lon':1,"
-        "'chargerIds':['A',7]}", OD_EINVAL, "'chargerIds[1]'");
+        "'chargerIds':['A',7]}", OD_EINVAL, "'chargerIds/1'");
     bad(st, stations_upsert, "{" BASE ",'lat':1,'lon':1,'amenities':'wc'}", OD_EINVAL,
         "'amenities'");
     bad(st, stations_upsert, "{" BASE ",'lat':1,'lon':1,'amenities':['wc','']}", OD_EINVAL,
-        "'amenities[1]'");
+        "'amenities/1'");
     bad(st, stations_upsert, "{" BASE ",'lat':1,'lon':1,'openingHours':7}", OD_EINVAL,
         "'openingHours'");
     bad(st, stations_upsert, "{" BASE ",'lat':1,'lon':1,'connectors':[{'type':'CCS2'}]}",
-        OD_EINVAL, "'connectors[0].maxPowerKw'");
+        OD_EINVAL, "'connectors/0/maxPowerKw'");
     bad(st, stations_upsert,
         "{" BASE ",'lat':1,'lon':1,'connectors':[{'type':'CCS2','maxPowerKw':0}]}", OD_EINVAL,
-        "'connectors[0].maxPowerKw'");
+        "'connectors/0/maxPowerKw'");
     bad(st, stations_upsert,
         "{" BASE ",'lat':1,'lon':1,'connectors':[{'type':'','maxPowerKw':7}]}", OD_EINVAL,
-        "'connectors[0].type'");
+        "'connectors/0/type'");
     bad(st, stations_upsert,
         "{" BASE ",'lat':1,'lon':1,'connectors':[{'type':'T2','maxPowerKw':7,'n':1}]}",
-        OD_EINVAL, "'connectors[0].n'");
+        OD_EINVAL, "'connectors/0/n'");
+    /* what the schema cannot say: bytes that do not fit the store, a NUL inside a string */
+    bad(st, stations_upsert,
+        "{" BASE ",'lat':1,'lon':1,'connectors':[{'type':'\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9"
+        "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9"
+        "\\u00e9','maxPowerKw':7}]}", OD_EINVAL, "'connectors[0].type' is 34 bytes");
+    bad(st, stations_upsert, "{'id':'S\\u0000T','name':'N','address':'A','lat':1,'lon':1,"
+        "'chargerIds':[]}", OD_EINVAL, "'id' must not contain NUL");
+    bad(st, stations_upsert, "{" BASE ",'lat':1,'lon':1,'chargerIds':['A\\u0000B']}", OD_EINVAL,
+        "'chargerIds[0]' must not contain NUL");
 #undef BASE
     assert_int_equal(store_station_count(st), 0);
 
