@@ -20,12 +20,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void dispatch_reply_error(struct conn *c, const char *id, const struct ocpp_error *err)
+/* Answers the CALL id (of action, NULL if unreadable) with err. */
+static void dispatch_reply_error(struct conn *c, const char *id, const char *action,
+                                 const struct ocpp_error *err)
 {
     size_t len;
     char *block = rpc_build_error(WS_HEADROOM, c->version, id, err, &len);
     c->srv->stats.callerrors_out++;
     if ((unsigned)err->code < OCPP_ERR__COUNT) c->srv->stats.callerrors_by_code[err->code]++;
+    /* Bounded per connection: a charger repeating one bad message must not fill the store. */
+    if (log_ratelimit_allow(&c->callerror_event_rl, 2)) {
+        struct model_ctx m = {.srv = c->srv, .conn = c, .charger_id = c->id,
+                              .protocol = ocpp_version_name(c->version), .now_ms = od_now_ms()};
+        model_callerror_sent(&m, action, ocpp_errcode_name(err->code, c->version),
+                             err->description, err->path);
+    }
     /* Through the commit queue too, so replies leave in the order their CALLs came in. */
     server_reply_after_commit(c->srv, c, block, len, id, false);
 }
@@ -86,13 +95,13 @@ static void dispatch_call(struct conn *c, const struct rpc_msg *msg)
             ocpp_error_set(&err, OCPP_ERR_NOT_IMPLEMENTED, "", "unknown action");
         CLOG_INFO(c->id, "call refused id=%s action=%.48s code=%s", msg->id, msg->action,
                   ocpp_errcode_name(err.code, c->version));
-        dispatch_reply_error(c, msg->id, &err);
+        dispatch_reply_error(c, msg->id, msg->action, &err);
         return;
     }
     if (!dispatch_registration_allows(c, h, &err)) {
         CLOG_INFO(c->id, "call refused id=%s action=%s registration=%s", msg->id, msg->action,
                   model_registration_name((enum model_registration)c->registration));
-        dispatch_reply_error(c, msg->id, &err);
+        dispatch_reply_error(c, msg->id, msg->action, &err);
         return;
     }
     const struct ocpp_schema *req_schema = ocpp_schema_find(c->version, msg->action, true);
@@ -101,7 +110,7 @@ static void dispatch_call(struct conn *c, const struct rpc_msg *msg)
             CLOG_WARN(c->id, "invalid payload id=%s action=%s code=%s path=%s why=\"%s\"",
                       msg->id, msg->action, ocpp_errcode_name(err.code, c->version), err.path,
                       err.description);
-        dispatch_reply_error(c, msg->id, &err);
+        dispatch_reply_error(c, msg->id, msg->action, &err);
         return;
     }
 
@@ -116,7 +125,7 @@ static void dispatch_call(struct conn *c, const struct rpc_msg *msg)
         json_decref(resp);
         if (err.description[0] == '\0')
             ocpp_error_set(&err, OCPP_ERR_INTERNAL, "", "handler failed");
-        dispatch_reply_error(c, msg->id, &err);
+        dispatch_reply_error(c, msg->id, msg->action, &err);
         return;
     }
     const struct ocpp_schema *conf_schema = ocpp_schema_find(c->version, msg->action, false);
@@ -128,7 +137,7 @@ static void dispatch_call(struct conn *c, const struct rpc_msg *msg)
         free(text);
         json_decref(resp);
         ocpp_error_set(&err, OCPP_ERR_INTERNAL, "", "the server could not build a valid response");
-        dispatch_reply_error(c, msg->id, &err);
+        dispatch_reply_error(c, msg->id, msg->action, &err);
         return;
     }
     size_t len;
@@ -154,7 +163,7 @@ void dispatch_message(struct conn *c, const char *text, size_t len)
         snprintf(what, sizeof what, "%s (%s)%s", err.description,
                  ocpp_errcode_name(err.code, c->version), answerable ? "" : ", not answerable");
         dispatch_protocol_violation(c, what);
-        if (answerable) dispatch_reply_error(c, msg.id, &err);
+        if (answerable) dispatch_reply_error(c, msg.id, NULL, &err);
         rpc_msg_clear(&msg);
         return;
     }

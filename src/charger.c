@@ -88,6 +88,19 @@ int model_charger_seen(const struct model_ctx *m)
     return store_charger_touch(m->srv->store, m->charger_id, m->protocol, m->now_ms);
 }
 
+int model_callerror_sent(const struct model_ctx *m, const char *action, const char *error_code,
+                         const char *description, const char *path)
+{
+    json_t *data = json_pack("{s:s, s:s, s:s, s:s}", "direction", "toCharger", "errorCode",
+                             error_code, "errorDescription", description, "path", path);
+    /* NULL only if a description was cut inside a UTF-8 sequence: the log line has it. */
+    if (!data) return 0;
+    if (action) json_object_set_new(data, "action", json_string(action));
+    int64_t seq = event_emit(m->srv, "ocpp.callerror", m->charger_id, data);
+    json_decref(data);
+    return seq ? 0 : OD_EDB;
+}
+
 int model_charger_boot(const struct model_ctx *m, const struct model_boot *b,
                        enum model_registration *out)
 {

@@ -69,6 +69,7 @@ struct conn {
     /* abuse accounting */
     int bad_frames;
     struct log_ratelimit warn_rl;
+    struct log_ratelimit callerror_event_rl; /* ocpp.callerror events for CALLERRORs we send */
 
     /* server-wide lists */
     struct conn *hnext;               /* hash chain of the id table */

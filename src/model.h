@@ -46,6 +46,11 @@ void model_charger_disconnected(const struct model_ctx *m);
 const char *model_registration_name(enum model_registration r);
 /* Heartbeat and any other sign of life. */
 int model_charger_seen(const struct model_ctx *m);
+/* We answered one of the charger's CALLs with CALLERROR: an ocpp.callerror event (direction
+ * toCharger), so operators see which chargers send what the server cannot accept. action is
+ * NULL when the frame named none we could read. */
+int model_callerror_sent(const struct model_ctx *m, const char *action, const char *error_code,
+                         const char *description, const char *path);
 
 /* ---- connectors -------------------------------------------------------------------------- */
 

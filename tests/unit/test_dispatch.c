@@ -436,12 +436,57 @@ static void test_dispatch__real_charger_frames_get_the_right_answer(void **state
     fixture_free(f);
 }
 
+struct callerror_events {
+    int n;
+    char last[512];
+};
+
+static int callerror_event_cb(const struct store_event *ev, void *ctx)
+{
+    struct callerror_events *ce = ctx;
+    if (strcmp(ev->type, "ocpp.callerror") != 0) return 0;
+    ce->n++;
+    snprintf(ce->last, sizeof ce->last, "%s", ev->data_json);
+    return 0;
+}
+
+static void test_dispatch__callerrors_we_send_become_bounded_events(void **state)
+{
+    (void)state;
+    struct fixture *f = fixture_new(true, false);
+    boot(f);
+    json_t *r = call(f, "bad", "StatusNotification", "{\"connectorId\":1,\"status\":\"Available\"}");
+    assert_error(r, "bad", "OccurenceConstraintViolation");
+    json_decref(r);
+    struct callerror_events ce = {0};
+    assert_int_equal(store_event_foreach(f->st, 0, 0, callerror_event_cb, &ce), 0);
+    assert_int_equal(ce.n, 1);
+    json_t *d = json_loads(ce.last, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(d, "direction")), "toCharger");
+    assert_string_equal(json_string_value(json_object_get(d, "action")), "StatusNotification");
+    assert_string_equal(json_string_value(json_object_get(d, "errorCode")),
+                        "OccurenceConstraintViolation");
+    json_decref(d);
+
+    /* A burst of the same mistake is answered every time but recorded a few times only. */
+    for (int i = 0; i < 50; i++) {
+        r = call(f, "again", "Heartbeat", "{\"extra\":1}");
+        assert_error(r, "again", "FormationViolation");
+        json_decref(r);
+    }
+    ce.n = 0;
+    assert_int_equal(store_event_foreach(f->st, 0, 0, callerror_event_cb, &ce), 0);
+    assert_in_range(ce.n, 2, 5); /* 2 per second per connection; the loop may span a second */
+    fixture_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dispatch__boot_and_heartbeat_are_answered_with_time),
         cmocka_unit_test(test_dispatch__unknown_and_csms_only_actions),
         cmocka_unit_test(test_dispatch__schema_violations_map_to_16_codes),
+        cmocka_unit_test(test_dispatch__callerrors_we_send_become_bounded_events),
         cmocka_unit_test(test_dispatch__envelope_errors_answer_only_calls_with_an_id),
         cmocka_unit_test(test_dispatch__unregistered_charger_is_refused_until_accepted),
         cmocka_unit_test(test_dispatch__authorize_answers_from_the_token_table),
