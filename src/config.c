@@ -167,6 +167,21 @@ INT_SETTER(set_idle, idle_timeout_s, "idle-timeout", 0, 86400)
 INT_SETTER(set_call_timeout, call_timeout_ms, "call-timeout-ms", 100, 600000)
 INT_SETTER(set_max_depth, max_json_depth, "max-json-depth", 4, 256)
 INT_SETTER(set_max_conn, max_connections, "max-connections", 1, 1000000)
+INT_SETTER(set_max_conns_per_ip, max_conns_per_ip, "max-conns-per-ip", 0, 1000000)
+INT_SETTER(set_max_hs_per_ip, max_handshakes_per_ip, "max-handshakes-per-ip", 0, 1000000)
+INT_SETTER(set_hs_rate, handshake_rate_per_ip, "handshake-rate-per-ip", 0, 1000000)
+INT_SETTER(set_hs_burst, handshake_burst_per_ip, "handshake-burst-per-ip", 1, 1000000)
+INT_SETTER(set_auth_failures, auth_failures_per_ip, "auth-failures-per-ip", 0, 100000)
+INT_SETTER(set_hs_timeout, handshake_timeout_s, "handshake-timeout", 1, 300)
+
+SETTER(set_limit_loopback)
+{
+    if (parse_bool(v, &cfg->limit_loopback)) {
+        snprintf(err, errlen, "limit-loopback: expected true or false");
+        return OD_EINVAL;
+    }
+    return 0;
+}
 
 SETTER(set_max_frame)
 {
@@ -236,6 +251,20 @@ static const struct config_option config_options[] = {
     {"max-frame-bytes", true, set_max_frame, "largest accepted message (default 65536)"},
     {"max-json-depth", true, set_max_depth, "deepest accepted JSON nesting (default 32)"},
     {"max-connections", true, set_max_conn, "charge point connection cap (default 1000000)"},
+    {"max-conns-per-ip", true, set_max_conns_per_ip,
+     "open charger connections per source address, IPv6 per /64 (default 1000, 0 = no cap)"},
+    {"max-handshakes-per-ip", true, set_max_hs_per_ip,
+     "handshakes in progress at once per source address (default 64, 0 = no cap)"},
+    {"handshake-rate-per-ip", true, set_hs_rate,
+     "charger handshakes per second per source address (default 20, 0 = no cap)"},
+    {"handshake-burst-per-ip", true, set_hs_burst,
+     "handshakes one source address may make at once (default 200)"},
+    {"auth-failures-per-ip", true, set_auth_failures,
+     "failed charger password checks per minute per source address (default 10, 0 = no cap)"},
+    {"limit-loopback", false, set_limit_loopback,
+     "apply the per-address limits to loopback sources too (default: exempt)"},
+    {"handshake-timeout", true, set_hs_timeout,
+     "drop a connection whose upgrade is not complete after S seconds (default 10)"},
     {"log-level", true, set_log_level, "error|warn|info|debug (default info)"},
     {"config", true, set_config, "read settings from FILE (name = value lines)"},
     {"token", true, set_token, "seed an idTag: 'IDTAG STATUS [EXPIRY|-] [PARENT]' (repeatable)"},
@@ -263,6 +292,14 @@ void config_defaults(struct config *cfg)
     cfg->max_frame_bytes = 65536;
     cfg->max_json_depth = 32;
     cfg->max_connections = 1000000;
+    /* Per-address defaults (README "Connection abuse" says why): a site behind NAT or carrier
+     * NAT shows many chargers as one address, so the caps are far above one charger's needs. */
+    cfg->max_conns_per_ip = 1000;
+    cfg->max_handshakes_per_ip = 64;
+    cfg->handshake_rate_per_ip = 20;
+    cfg->handshake_burst_per_ip = 200;
+    cfg->auth_failures_per_ip = 10;
+    cfg->handshake_timeout_s = 10;
     cfg->log_level = LOG_LEVEL_INFO;
 }
 

@@ -41,6 +41,14 @@ struct config {
     size_t max_frame_bytes;
     int max_json_depth;
     int max_connections;
+    /* Abuse limits per source address (IPv6: per /64); 0 turns one off. See peerlimit.h. */
+    int max_conns_per_ip;
+    int max_handshakes_per_ip;   /* handshakes in progress at once */
+    int handshake_rate_per_ip;   /* handshakes per second, sustained */
+    int handshake_burst_per_ip;  /* handshakes at once */
+    int auth_failures_per_ip;    /* failed charger password checks per minute */
+    bool limit_loopback;         /* apply them to 127.0.0.0/8 and ::1 too */
+    int handshake_timeout_s;     /* an upgrade not complete by then is dropped (slowloris) */
     enum log_level log_level;
     char config_path[1024];
     struct config_token *tokens; /* owned */

@@ -134,6 +134,53 @@ static void test_config__file_errors_name_the_line(void **state)
     config_free(&cfg);
 }
 
+static void test_config__abuse_limits_have_defaults_flags_and_file_settings(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[256];
+    char *none[] = {"ocppd"};
+    assert_int_equal(parse(&cfg, err, sizeof err, 1, none), 0);
+    assert_int_equal(cfg.max_conns_per_ip, 1000);
+    assert_int_equal(cfg.max_handshakes_per_ip, 64);
+    assert_int_equal(cfg.handshake_rate_per_ip, 20);
+    assert_int_equal(cfg.handshake_burst_per_ip, 200);
+    assert_int_equal(cfg.auth_failures_per_ip, 10);
+    assert_int_equal(cfg.handshake_timeout_s, 10);
+    assert_false(cfg.limit_loopback);
+    config_free(&cfg);
+
+    char path[] = "/tmp/ocppd-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("max-conns-per-ip = 5\nhandshake-rate-per-ip = 0\nlimit-loopback = true\n"
+          "handshake-timeout = 3\n", f);
+    fclose(f);
+    char *argv[] = {"ocppd", "--config", path, "--max-conns-per-ip", "7",
+                    "--max-handshakes-per-ip", "9", "--handshake-burst-per-ip", "11",
+                    "--auth-failures-per-ip", "0"};
+    assert_int_equal(parse(&cfg, err, sizeof err, sizeof argv / sizeof *argv, argv), 0);
+    assert_int_equal(cfg.max_conns_per_ip, 7); /* the flag wins over the file */
+    assert_int_equal(cfg.max_handshakes_per_ip, 9);
+    assert_int_equal(cfg.handshake_rate_per_ip, 0);
+    assert_int_equal(cfg.handshake_burst_per_ip, 11);
+    assert_int_equal(cfg.auth_failures_per_ip, 0);
+    assert_int_equal(cfg.handshake_timeout_s, 3);
+    assert_true(cfg.limit_loopback);
+    config_free(&cfg);
+    unlink(path);
+
+    char *bad[][3] = {{"ocppd", "--handshake-timeout", "0"},
+                      {"ocppd", "--handshake-burst-per-ip", "0"},
+                      {"ocppd", "--max-conns-per-ip", "-1"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(parse(&cfg, err, sizeof err, 3, bad[i]), OD_EINVAL);
+        assert_non_null(strstr(err, bad[i][1]));
+        config_free(&cfg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -142,6 +189,7 @@ int main(void)
         cmocka_unit_test(test_config__bad_flags_fail_with_one_clear_line),
         cmocka_unit_test(test_config__file_is_read_and_flags_override_it),
         cmocka_unit_test(test_config__file_errors_name_the_line),
+        cmocka_unit_test(test_config__abuse_limits_have_defaults_flags_and_file_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
