@@ -5,23 +5,30 @@
  * still readable and an HTTP status can still be sent: the path must be /ocpp/<id> (id
  * percent-decoded, 1..48 printable characters), the charger must offer a subprotocol we speak,
  * the connection cap must not be reached, and a charger registered with a password must present
- * it (HTTP Basic, admin_charger_auth). Everything after the upgrade is passed to conn.c.
+ * it (HTTP Basic, admin_charger_auth). Before all that, the source address must be within its
+ * limits (peerlimit.h): handshake rate, open connections and, before a password is checked the
+ * slow way, failed checks; credentials verified once are recognised from authcache.h after.
+ * Everything after the upgrade is passed to conn.c.
  * The admin listener serves GET /healthz and, after a bearer-token check at the same point, the
  * /admin JSON-RPC WebSocket, whose sessions live in admin.c. This file owns no OCPP logic.
  */
 #include "ws.h"
 
 #include "admin.h"
+#include "authcache.h"
 #include "conn.h"
 #include "log.h"
 #include "mem.h"
 #include "od.h"
+#include "peerlimit.h"
 #include "server.h"
+#include "store.h"
 
 #include <libwebsockets.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 _Static_assert(LWS_PRE <= WS_HEADROOM, "WS_HEADROOM must cover LWS_PRE");
 
@@ -30,6 +37,11 @@ struct ws_server {
     struct lws_vhost *vh_cp;
     struct lws_vhost *vh_admin;
     struct server *srv;
+    struct peerlimit *limits; /* owned; per source address */
+    struct authcache *auth;   /* owned; credentials verified this process lifetime */
+    /* handshakes refused by the per-address limits, and how passwords were checked */
+    uint64_t refused_rate, refused_conns, refused_pending, refused_auth;
+    uint64_t auth_cache_hits, auth_slow_checks;
 };
 
 /* Per-connection state of the admin listener: an HTTP request, or after the upgrade to /admin
@@ -47,6 +59,8 @@ struct ws_admin_session {
 struct ws_session {
     struct conn *conn;
     bool close_sent;
+    bool counted; /* holds one of addr's connections in the peer limits */
+    struct peerlimit_addr addr;
 };
 
 #define WS_PATH_PREFIX "/ocpp/"
@@ -104,21 +118,13 @@ static int ws_pick_subprotocol(const char *list)
 
 /* Answers the upgrade request with an HTTP error (hdr: one extra header line without CRLF, or
  * NULL) and hangs up. */
-static int ws_refuse_hdr(struct lws *wsi, struct server *srv, unsigned int status, const char *why,
-                         const char *detail, const char *hdr)
+static int ws_refuse_raw(struct lws *wsi, unsigned int status, const char *why, const char *hdr)
 {
-    static struct log_ratelimit rl;
-    char peer[64] = "";
-    lws_get_peer_simple(wsi, peer, sizeof peer);
-    srv->stats.connections_refused++;
-    if (log_ratelimit_allow(&rl, 20))
-        LOG_WARN("handshake refused status=%u reason=\"%s\" peer=%s detail=\"%s\"", status, why,
-                 peer, detail);
     /* Written raw: at this stage lws would label its own status line HTTP/1.0, which strict
      * WebSocket clients reject instead of reporting the status. */
     const char *text = status == 400 ? "Bad Request" : status == 401 ? "Unauthorized"
-                     : status == 404 ? "Not Found" : status == 503 ? "Service Unavailable"
-                     : "Error";
+                     : status == 404 ? "Not Found" : status == 429 ? "Too Many Requests"
+                     : status == 503 ? "Service Unavailable" : "Error";
     unsigned char buf[LWS_PRE + 512];
     int n = snprintf((char *)buf + LWS_PRE, sizeof buf - LWS_PRE,
                      "HTTP/1.1 %u %s\r\ncontent-type: text/plain\r\ncontent-length: %zu\r\n"
@@ -129,14 +135,175 @@ static int ws_refuse_hdr(struct lws *wsi, struct server *srv, unsigned int statu
     return -1; /* hang up once the answer is out */
 }
 
+static int ws_refuse_hdr(struct lws *wsi, struct server *srv, unsigned int status, const char *why,
+                         const char *detail, const char *hdr)
+{
+    static struct log_ratelimit rl;
+    char peer[64] = "";
+    lws_get_peer_simple(wsi, peer, sizeof peer);
+    srv->stats.connections_refused++;
+    if (log_ratelimit_allow(&rl, 20))
+        LOG_WARN("handshake refused status=%u reason=\"%s\" peer=%s detail=\"%s\"", status, why,
+                 peer, detail);
+    return ws_refuse_raw(wsi, status, why, hdr);
+}
+
 static int ws_refuse(struct lws *wsi, struct server *srv, unsigned int status, const char *why,
                      const char *detail)
 {
     return ws_refuse_hdr(wsi, srv, status, why, detail, NULL);
 }
 
+/* Counts and logs a refusal by a per-address limit (status 0: hung up without an answer).
+ * Logged at most once a second whatever the flood (log_ratelimit then reports how many lines
+ * it held back), with the running totals; the counts are on /metrics. */
+static void ws_note_limited(struct ws_server *ws, enum peerlimit_verdict v, unsigned int status,
+                            const char *why, const struct peerlimit_addr *a, int retry_after_s)
+{
+    static struct log_ratelimit rl;
+    uint64_t *count = v == PEERLIMIT_RATE      ? &ws->refused_rate
+                    : v == PEERLIMIT_CONNS     ? &ws->refused_conns
+                    : v == PEERLIMIT_PENDING   ? &ws->refused_pending : &ws->refused_auth;
+    (*count)++;
+    ws->srv->stats.connections_refused++;
+    char addr[64];
+    peerlimit_addr_format(a, addr, sizeof addr);
+    if (log_ratelimit_allow(&rl, 1))
+        LOG_WARN("handshake refused status=%u reason=\"%s\" addr=%s retry_after_s=%d "
+                 "refused_rate=%llu refused_conns=%llu refused_pending=%llu refused_auth=%llu",
+                 status, why, addr, retry_after_s, (unsigned long long)ws->refused_rate,
+                 (unsigned long long)ws->refused_conns, (unsigned long long)ws->refused_pending,
+                 (unsigned long long)ws->refused_auth);
+}
+
+/* Refuses a handshake that a per-address limit stopped, with Retry-After. */
+static int ws_refuse_limited(struct lws *wsi, struct ws_server *ws, enum peerlimit_verdict v,
+                             const struct peerlimit_addr *a, int retry_after_s)
+{
+    unsigned int status = v == PEERLIMIT_CONNS ? HTTP_STATUS_SERVICE_UNAVAILABLE : 429;
+    const char *why = v == PEERLIMIT_RATE    ? "too many handshakes from this address"
+                    : v == PEERLIMIT_CONNS   ? "too many connections from this address"
+                                             : "too many failed logins from this address";
+    ws_note_limited(ws, v, status, why, a, retry_after_s);
+    char hdr[48];
+    snprintf(hdr, sizeof hdr, "retry-after: %d", retry_after_s);
+    return ws_refuse_raw(wsi, status, why, hdr);
+}
+
+/* Whether a peer at sa is subject to the per-address limits (filling out): not if it is exempt
+ * (loopback, unless --limit-loopback) or not IP. */
+static bool ws_limited_sockaddr(struct ws_server *ws, const struct sockaddr *sa, socklen_t len,
+                                struct peerlimit_addr *out)
+{
+    if (peerlimit_addr_from_sockaddr(sa, len, out) != 0) return false;
+    return ws->srv->cfg->limit_loopback || !peerlimit_addr_is_loopback(out);
+}
+
+/* The same for wsi's peer. */
+static bool ws_limited_addr(struct lws *wsi, struct ws_server *ws, struct peerlimit_addr *out)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int fd = (int)lws_get_socket_fd(wsi);
+    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) != 0) return false;
+    return ws_limited_sockaddr(ws, (struct sockaddr *)&ss, len, out);
+}
+
+/* A handshake in progress from a limited address, hung on its wsi (lws's opaque user data, which
+ * nothing else here uses) from accept until the upgrade request is complete or the socket
+ * closes, whichever is first. Owned by that wsi. */
+struct ws_pending {
+    struct peerlimit_addr addr;
+};
+
+static void ws_pending_begin(struct lws *wsi, struct ws_server *ws)
+{
+    struct peerlimit_addr a;
+    if (!ws_limited_addr(wsi, ws, &a)) return;
+    struct ws_pending *p = xmalloc(sizeof *p);
+    p->addr = a;
+    peerlimit_pending_add(ws->limits, &a, (int64_t)uv_now(ws->srv->loop));
+    lws_set_opaque_user_data(wsi, p);
+}
+
+static void ws_pending_end(struct lws *wsi, struct ws_server *ws)
+{
+    struct ws_pending *p = lws_get_opaque_user_data(wsi);
+    if (!p) return;
+    lws_set_opaque_user_data(wsi, NULL);
+    peerlimit_pending_done(ws->limits, &p->addr);
+    free(p);
+}
+
+/* A TCP connection was accepted: an address with too many handshakes in progress is hung up on
+ * at once (no header table is spent on it, so no HTTP answer either). */
+static int ws_filter_accept(struct ws_server *ws, const struct lws_filter_network_conn_args *args)
+{
+    struct peerlimit_addr a;
+    if (!args || !ws_limited_sockaddr(ws, (const struct sockaddr *)&args->cli_addr, args->clilen,
+                                      &a))
+        return 0;
+    if (peerlimit_accept_check(ws->limits, &a) == PEERLIMIT_OK) return 0;
+    ws_note_limited(ws, PEERLIMIT_PENDING, 0, "too many handshakes in progress from this address",
+                    &a, 0);
+    return -1;
+}
+
+/* Security profile 1: a charger with a stored password must present it as HTTP Basic. A value
+ * verified before for the same stored hash is recognised from the cache; anything else costs a
+ * PBKDF2 run (admin_charger_auth), which an address that failed too often lately does not get.
+ * Returns 0 to go on, or what ws_confirm_upgrade returns after a refusal. */
+static int ws_check_credentials(struct lws *wsi, struct ws_server *ws, const char *id,
+                                const struct peerlimit_addr *a, bool limited)
+{
+    struct server *srv = ws->srv;
+    struct store_charger ch;
+    int rc = store_charger_get(srv->store, id, &ch);
+    if (rc == OD_ENOTFOUND || (rc == 0 && ch.password_hash[0] == '\0')) return 0;
+    if (rc)
+        return ws_refuse(wsi, srv, HTTP_STATUS_SERVICE_UNAVAILABLE, "cannot check credentials",
+                         id);
+    char authz[512];
+    int alen = lws_hdr_copy(wsi, authz, sizeof authz, WSI_TOKEN_HTTP_AUTHORIZATION);
+    const char *presented = alen > 0 ? authz : NULL;
+    int ret = 0, retry_after_s;
+    if (presented && authcache_match(ws->auth, id, ch.password_hash, presented)) {
+        ws->auth_cache_hits++;
+        goto out;
+    }
+    if (limited && peerlimit_auth_check(ws->limits, a, (int64_t)uv_now(srv->loop),
+                                        &retry_after_s) != PEERLIMIT_OK) {
+        ret = ws_refuse_limited(wsi, ws, PEERLIMIT_AUTH, a, retry_after_s);
+        goto out;
+    }
+    ws->auth_slow_checks++;
+    rc = admin_charger_auth(srv, id, presented);
+    if (rc == 0) {
+        if (presented) authcache_put(ws->auth, id, ch.password_hash, presented);
+    } else if (rc == OD_EINVAL) {
+        if (limited) peerlimit_auth_failed(ws->limits, a, (int64_t)uv_now(srv->loop));
+        ret = ws_refuse_hdr(wsi, srv, HTTP_STATUS_UNAUTHORIZED, "authentication required", id,
+                            "www-authenticate: Basic realm=\"ocpp\"");
+    } else {
+        ret = ws_refuse(wsi, srv, HTTP_STATUS_SERVICE_UNAVAILABLE, "cannot check credentials",
+                        id);
+    }
+out:
+    explicit_bzero(authz, sizeof authz);
+    return ret;
+}
+
 static int ws_confirm_upgrade(struct lws *wsi, struct server *srv)
 {
+    struct ws_server *ws = srv->ws;
+    struct peerlimit_addr addr;
+    bool limited = ws_limited_addr(wsi, ws, &addr);
+    int retry_after_s;
+    enum peerlimit_verdict v = limited ? peerlimit_handshake(ws->limits, &addr,
+                                                             (int64_t)uv_now(srv->loop),
+                                                             &retry_after_s)
+                                       : PEERLIMIT_OK;
+    if (v != PEERLIMIT_OK) return ws_refuse_limited(wsi, ws, v, &addr, retry_after_s);
     char uri[512], protos[256], id[49];
     int ulen = lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
     if (ulen <= 0) return ws_refuse(wsi, srv, HTTP_STATUS_BAD_REQUEST, "bad request", "no GET uri");
@@ -148,22 +315,13 @@ static int ws_confirm_upgrade(struct lws *wsi, struct server *srv)
         return ws_refuse(wsi, srv, HTTP_STATUS_BAD_REQUEST,
                          "no supported subprotocol (ocpp2.0.1, ocpp1.6) offered",
                          plen > 0 ? protos : "none");
-    /* Security profile 1 (HTTP Basic), only for chargers registered with a password. */
-    char authz[512];
-    int alen = lws_hdr_copy(wsi, authz, sizeof authz, WSI_TOKEN_HTTP_AUTHORIZATION);
-    int arc = admin_charger_auth(srv, id, alen > 0 ? authz : NULL);
-    if (arc == OD_EINVAL)
-        return ws_refuse_hdr(wsi, srv, HTTP_STATUS_UNAUTHORIZED, "authentication required", id,
-                             "www-authenticate: Basic realm=\"ocpp\"");
-    if (arc)
-        return ws_refuse(wsi, srv, HTTP_STATUS_SERVICE_UNAVAILABLE, "cannot check credentials",
-                         id);
+    /* The cheap refusals first: no PBKDF2 for a handshake that would be refused anyway. */
     if (srv->nconns >= (size_t)srv->cfg->max_connections)
         return ws_refuse(wsi, srv, HTTP_STATUS_SERVICE_UNAVAILABLE, "connection limit reached",
                          id);
     if (srv->stopping)
         return ws_refuse(wsi, srv, HTTP_STATUS_SERVICE_UNAVAILABLE, "shutting down", id);
-    return 0;
+    return ws_check_credentials(wsi, ws, id, &addr, limited);
 }
 
 static int ws_established(struct lws *wsi, struct server *srv, struct ws_session *sess)
@@ -182,6 +340,10 @@ static int ws_established(struct lws *wsi, struct server *srv, struct ws_session
         return -1;
     lws_get_peer_simple(wsi, peer, sizeof peer);
     sess->conn = conn_open(srv, wsi, id, v, peer);
+    if (ws_limited_addr(wsi, srv->ws, &sess->addr)) {
+        peerlimit_conn_opened(srv->ws->limits, &sess->addr, (int64_t)uv_now(srv->loop));
+        sess->counted = true;
+    }
     return 0;
 }
 
@@ -239,10 +401,21 @@ static int ws_cp_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
     struct ws_session *sess = user;
 
     switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        return ws ? ws_filter_accept(ws, user) : 0;
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+        if (ws) ws_pending_begin(wsi, ws);
+        return 0;
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (ws) ws_pending_end(wsi, ws);
+        return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         if (!srv) return -1;
+        ws_pending_end(wsi, ws);
         return ws_confirm_upgrade(wsi, srv);
     case LWS_CALLBACK_HTTP:
+        if (ws) ws_pending_end(wsi, ws);
         /* Plain HTTP on the charge-point port: only WebSocket upgrades are served here. */
         if (lws_return_http_status(wsi, 426,
                                    "use a WebSocket upgrade to /ocpp/<chargePointId>"))
@@ -265,6 +438,10 @@ static int ws_cp_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         return 0; /* lws answers the close frame itself */
     case LWS_CALLBACK_CLOSED:
+        if (sess && sess->counted && ws) {
+            sess->counted = false;
+            peerlimit_conn_closed(ws->limits, &sess->addr);
+        }
         if (sess && sess->conn) {
             struct conn *c = sess->conn;
             sess->conn = NULL;
@@ -447,6 +624,16 @@ int ws_start(struct server *srv, char *errbuf, size_t errlen)
     struct ws_server *ws = xcalloc(1, sizeof *ws);
     ws->srv = srv;
     srv->ws = ws;
+    const struct config *cfg = srv->cfg;
+    struct peerlimit_limits lim = {
+        .max_conns = cfg->max_conns_per_ip,
+        .max_pending = cfg->max_handshakes_per_ip,
+        .hs_rate = cfg->handshake_rate_per_ip,
+        .hs_burst = cfg->handshake_burst_per_ip,
+        .auth_per_min = cfg->auth_failures_per_ip,
+    };
+    ws->limits = peerlimit_new(&lim);
+    ws->auth = authcache_new(AUTHCACHE_MAX_ENTRIES);
 
     lws_set_log_level(LLL_ERR | (LOG_ENABLED(LOG_LEVEL_DEBUG) ? LLL_WARN | LLL_NOTICE : 0),
                       ws_lws_log);
@@ -460,8 +647,12 @@ int ws_start(struct server *srv, char *errbuf, size_t errlen)
     info.foreign_loops = loops;
     info.user = ws;
     info.pcontext = &ws->ctx;
-    info.timeout_secs = 10; /* a handshake that takes longer is dropped (slowloris) */
-    info.max_http_header_pool = 256;
+    info.timeout_secs = (unsigned int)cfg->handshake_timeout_s;
+    /* Every connection needs a header table until its upgrade request is complete, and one
+     * waits for a free one when all are taken: slow handshakes from many addresses could
+     * otherwise hold them all (10 s each) and keep well-behaved chargers out. Tables are
+     * allocated on use, about 5 KiB each. */
+    info.max_http_header_pool = 1024;
     info.fd_limit_per_thread = 0;
     ws->ctx = lws_create_context(&info);
     if (!ws->ctx) {
@@ -478,7 +669,11 @@ int ws_start(struct server *srv, char *errbuf, size_t errlen)
     vinfo.iface = strcmp(srv->cfg->listen_host, "0.0.0.0") ? srv->cfg->listen_host : NULL;
     vinfo.protocols = ws_cp_protocols;
     vinfo.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
-    vinfo.timeout_secs = 10;
+    /* lws 4.1 arms these once, when the connection is accepted and when it first holds a
+     * header table, and does not re-arm them as bytes trickle in: a handshake still incomplete
+     * after this long is dropped however slowly it keeps sending (slowloris). */
+    vinfo.timeout_secs = (unsigned int)cfg->handshake_timeout_s;
+    vinfo.timeout_secs_ah_idle = (unsigned int)cfg->handshake_timeout_s;
     ws->vh_cp = lws_create_vhost(ws->ctx, &vinfo);
     if (!ws->vh_cp || lws_get_vhost_listen_port(ws->vh_cp) <= 0) {
         snprintf(errbuf, errlen, "cannot listen on %s:%d for charge points (port busy or "
@@ -526,8 +721,36 @@ void ws_free(struct server *srv)
     /* On a foreign loop lws finishes freeing its context only when destroy is called again
      * after its handles have closed (the loop has stopped by now). */
     if (srv->ws && srv->ws->ctx) lws_context_destroy(srv->ws->ctx);
+    if (srv->ws) {
+        peerlimit_free(srv->ws->limits);
+        authcache_free(srv->ws->auth);
+    }
     free(srv->ws);
     srv->ws = NULL;
+}
+
+void ws_metrics_write(struct server *srv, FILE *f)
+{
+    const struct ws_server *ws = srv->ws;
+    if (!ws) return;
+    fprintf(f, "# HELP ocppd_handshakes_limited_total Charger handshakes refused by a "
+               "per-address limit.\n# TYPE ocppd_handshakes_limited_total counter\n"
+               "ocppd_handshakes_limited_total{limit=\"rate\"} %llu\n"
+               "ocppd_handshakes_limited_total{limit=\"connections\"} %llu\n"
+               "ocppd_handshakes_limited_total{limit=\"in_progress\"} %llu\n"
+               "ocppd_handshakes_limited_total{limit=\"auth_failures\"} %llu\n",
+            (unsigned long long)ws->refused_rate, (unsigned long long)ws->refused_conns,
+            (unsigned long long)ws->refused_pending, (unsigned long long)ws->refused_auth);
+    fprintf(f, "# HELP ocppd_charger_auth_checks_total Charger password checks, by how they "
+               "were done.\n# TYPE ocppd_charger_auth_checks_total counter\n"
+               "ocppd_charger_auth_checks_total{how=\"cache\"} %llu\n"
+               "ocppd_charger_auth_checks_total{how=\"pbkdf2\"} %llu\n",
+            (unsigned long long)ws->auth_cache_hits, (unsigned long long)ws->auth_slow_checks);
+    fprintf(f, "# HELP ocppd_peer_limit_entries Source addresses tracked by the per-address "
+               "limits.\n# TYPE ocppd_peer_limit_entries gauge\nocppd_peer_limit_entries %zu\n"
+               "# HELP ocppd_auth_cache_entries Chargers whose verified credentials are cached.\n"
+               "# TYPE ocppd_auth_cache_entries gauge\nocppd_auth_cache_entries %zu\n",
+            peerlimit_entries(ws->limits), authcache_size(ws->auth));
 }
 
 void ws_request_write(void *wsi)

@@ -9,6 +9,7 @@
 #define OD_WS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 struct server;
 
@@ -32,6 +33,11 @@ int ws_admin_port(struct server *srv);
 /* Hard-closes the socket after secs unless it closed cleanly before (a peer that does not
  * read would otherwise never see our close frame). */
 void ws_close_deadline(void *wsi, int secs);
+
+/* Writes the transport's /metrics lines (Prometheus text, with HELP/TYPE): handshakes refused
+ * by each per-address limit, how charger passwords were checked, and the sizes of the
+ * per-address table and the credential cache. For admin.c's /metrics handler. */
+void ws_metrics_write(struct server *srv, FILE *f);
 
 /* Asks for a WRITEABLE callback on this connection (safe to call repeatedly). */
 void ws_request_write(void *wsi);
