@@ -239,7 +239,7 @@ static const struct config_option config_options[] = {
     {"listen", true, set_listen, "HOST:PORT for charge points (default 0.0.0.0:8180)"},
     {"admin-listen", true, set_admin_listen, "HOST:PORT for admin/health (default 127.0.0.1:8181)"},
     {"db", true, set_db, "SQLite database file, or :memory: (default ./var/ocppd.db)"},
-    {"db-sync", true, set_db_sync, "full|normal: fsync every commit or only at checkpoints"},
+    {"db-sync", true, set_db_sync, "full|normal: fsync before acknowledging, or only at checkpoints"},
     {"admin-token", true, set_admin_token, "bearer token for the admin API (default: random)"},
     {"no-auto-register", false, set_no_auto_register, "reject BootNotification of unknown chargers"},
     {"accept-unknown-tokens", false, set_accept_unknown_tokens,
