@@ -331,10 +331,20 @@ int config_load_file(struct config *cfg, const char *path, char *errbuf, size_t 
         snprintf(errbuf, errlen, "--config: cannot open '%s': %s", path, strerror(errno));
         return OD_EIO;
     }
-    char line[1024];
+    /* Whole lines, however long: a fixed buffer would turn the tail of a long line (a long
+     * comment, say) into a line of its own that could set anything. A NUL byte would silently
+     * cut a line short, so it refuses the file instead. */
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
     int lineno = 0, rc = 0;
-    while (fgets(line, sizeof line, f)) {
+    while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
+        if (memchr(line, '\0', (size_t)len)) {
+            snprintf(errbuf, errlen, "%s:%d: NUL byte in the line", path, lineno);
+            rc = OD_EINVAL;
+            break;
+        }
         char *hash = strchr(line, '#');
         if (hash) *hash = '\0';
         char *s = trim(line);
@@ -364,6 +374,7 @@ int config_load_file(struct config *cfg, const char *path, char *errbuf, size_t 
             break;
         }
     }
+    free(line);
     fclose(f);
     return rc;
 }
