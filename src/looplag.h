@@ -6,8 +6,9 @@
  * checkpoint, a PBKDF2 check, a large admin answer) delays every charger at once. This module
  * measures that delay directly: a repeating timer records, at each tick, the time between the
  * moment it was due (loop clock) and the moment its callback ran, into a fixed-bucket histogram
- * plus the largest value seen. Resolution is about a millisecond (the loop clock's), so an idle
- * loop shows 0–1 ms. It is not a CPU profiler: it says that the loop was held, not by what.
+ * plus the largest value seen. Resolution is about a millisecond (the loop clock's and the poll
+ * timeout's), so a few milliseconds are noise. It is not a profiler: it says that the loop was
+ * held, not by what.
  *
  * The timer is unreferenced: it never keeps the loop alive on its own. Loop thread only.
  */
