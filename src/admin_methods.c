@@ -378,9 +378,14 @@ static bool admin_delete_row(struct admin_req *req, int (*del)(struct store *, c
 
 static void admin_m_chargers_delete(struct admin_req *req, json_t *params)
 {
+    struct server *srv = admin_req_server(req); /* req is gone once answered */
     const char *id = admin_pstr(params, "chargerId");
-    if (admin_delete_row(req, store_charger_delete, id, "charger"))
-        CLOG_INFO(id, "charger deleted by an operator");
+    if (!admin_delete_row(req, store_charger_delete, id, "charger")) return;
+    CLOG_INFO(id, "charger deleted by an operator");
+    /* Its session would otherwise go on under a registration that no longer exists; whether it
+     * may come back is the auto-registration setting's call. */
+    struct conn *c = conn_find(srv, id);
+    if (c) conn_close(c, 1000, "charger deleted by an operator");
 }
 
 /* ---- tokens -------------------------------------------------------------------------------- */

@@ -540,6 +540,22 @@ static void test_admin__devicemodel_get(void **state)
     json_decref(a);
 }
 
+static void test_admin__deleting_a_connected_charger_closes_its_session(void **state)
+{
+    struct admin_fx *x = *state;
+    json_t *a = rpc(x, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"chargers.delete\","
+                       "\"params\":{\"chargerId\":\"CP1\"}}");
+    assert_true(json_is_true(json_object_get(json_object_get(a, "result"), "deleted")));
+    json_decref(a);
+    int code = 0;
+    const char *reason = NULL;
+    assert_true(conn_close_requested(x->f->c, &code, &reason));
+    assert_int_equal(code, 1000);
+    assert_non_null(strstr(reason, "deleted"));
+    struct store_charger ch;
+    assert_int_equal(store_charger_get(x->f->st, "CP1", &ch), OD_ENOTFOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -553,6 +569,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_admin__oversize_and_binary_messages, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_admin__slow_reader_is_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_admin__deleting_a_connected_charger_closes_its_session, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin__not_connected_and_not_found, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_admin__events_published_after_commit_only, setup,
