@@ -63,11 +63,20 @@ void conn_ref(struct conn *c)
     c->refs++;
 }
 
+/* Process-wide, like the loop thread every connection lives on. */
+static size_t conn_outq_total_bytes;
+
+size_t conn_outq_total(void)
+{
+    return conn_outq_total_bytes;
+}
+
 static void conn_free(struct conn *c)
 {
     struct conn_frame *f = c->outq_head;
     while (f) {
         struct conn_frame *next = f->next;
+        conn_outq_total_bytes -= f->len;
         conn_frame_free(f);
         f = next;
     }
@@ -238,9 +247,12 @@ int conn_send_block(struct conn *c, char *block, size_t len)
         free(block);
         return OD_ECLOSED;
     }
-    if (c->outq_bytes + len > CONN_OUTQ_MAX_BYTES) {
+    bool over_budget = conn_outq_total_bytes + len > CONN_OUTQ_TOTAL_MAX_BYTES &&
+                       c->outq_bytes + len > CONN_OUTQ_FAIR_BYTES;
+    if (c->outq_bytes + len > CONN_OUTQ_MAX_BYTES || over_budget) {
         free(block);
-        CLOG_WARN(c->id, "peer is not reading queued=%zu, closing", c->outq_bytes);
+        CLOG_WARN(c->id, "peer is not reading queued=%zu all_queued=%zu, closing", c->outq_bytes,
+                  conn_outq_total_bytes);
         conn_close(c, 1008, "not reading");
         return OD_ELIMIT;
     }
@@ -251,6 +263,7 @@ int conn_send_block(struct conn *c, char *block, size_t len)
     *c->outq_tail = f;
     c->outq_tail = &f->next;
     c->outq_bytes += len;
+    conn_outq_total_bytes += len;
     c->srv->stats.frames_out++;
     ws_request_write(c->wsi);
     return 0;
@@ -271,6 +284,7 @@ struct conn_frame *conn_next_frame(struct conn *c)
     c->outq_head = f->next;
     if (!c->outq_head) c->outq_tail = &c->outq_head;
     c->outq_bytes -= f->len;
+    conn_outq_total_bytes -= f->len;
     f->next = NULL;
     return f;
 }

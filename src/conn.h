@@ -112,6 +112,15 @@ struct conn *conn_find(struct server *srv, const char *id);
 void conn_tick(struct server *srv, int64_t now_ms);
 
 #define CONN_OUTQ_MAX_BYTES (1024 * 1024)
+/* All connections' queues together. Past it, a connection holding more than
+ * CONN_OUTQ_FAIR_BYTES is closed as a non-reader when it queues more, so many connections that
+ * each stay just under CONN_OUTQ_MAX_BYTES cannot add up to gigabytes; one with less (a reader
+ * whose socket buffer is momentarily full) is still served. Worst case: the budget plus
+ * CONN_OUTQ_FAIR_BYTES per connection. */
+#define CONN_OUTQ_TOTAL_MAX_BYTES (64 * 1024 * 1024)
+#define CONN_OUTQ_FAIR_BYTES (64 * 1024)
+/* Bytes queued on all connections of the process now. */
+size_t conn_outq_total(void);
 #define CONN_MAX_BAD_FRAMES 20
 
 #endif

@@ -116,6 +116,42 @@ static void test_conn__peer_that_does_not_read_is_closed_at_the_queue_cap(void *
     fixture_free(f);
 }
 
+static void test_conn__many_near_full_queues_hit_the_process_budget(void **state)
+{
+    (void)state;
+    struct fixture *f = fixture_new(true, false);
+    enum { MAXC = CONN_OUTQ_TOTAL_MAX_BYTES / (CONN_OUTQ_MAX_BYTES / 2) + 2 };
+    static char chunk[4096];
+    memset(chunk, 'x', sizeof chunk);
+    size_t base = conn_outq_total();
+    struct conn *cs[MAXC];
+    int n = 0, rc = 0;
+    char id[16];
+    /* Non-readers each staying under their own cap, until the process budget stops one. */
+    while (rc == 0 && n < MAXC - 1) {
+        snprintf(id, sizeof id, "NR%d", n);
+        cs[n++] = conn_open(&f->srv, NULL, id, OCPP_V16, "nonreader");
+        for (size_t b = 0; rc == 0 && b + sizeof chunk < CONN_OUTQ_MAX_BYTES; b += sizeof chunk)
+            rc = conn_send_text(cs[n - 1], chunk, sizeof chunk);
+    }
+    assert_int_equal(rc, OD_ELIMIT);
+    struct conn *last = cs[n - 1];
+    assert_true(last->outq_bytes + sizeof chunk < CONN_OUTQ_MAX_BYTES); /* not its own cap */
+    assert_true(conn_outq_total() - base + sizeof chunk > CONN_OUTQ_TOTAL_MAX_BYTES);
+    assert_true(conn_outq_total() - base <= CONN_OUTQ_TOTAL_MAX_BYTES);
+    int code;
+    const char *reason;
+    assert_true(conn_close_requested(last, &code, &reason));
+    assert_int_equal(code, 1008);
+    /* a connection with a small queue is still served while the budget is spent */
+    cs[n++] = conn_open(&f->srv, NULL, "READER", OCPP_V16, "reader");
+    assert_int_equal(conn_send_text(cs[n - 1], chunk, sizeof chunk), 0);
+    assert_false(conn_close_requested(cs[n - 1], &code, &reason));
+    for (int i = 0; i < n; i++) conn_on_closed(cs[i]);
+    assert_int_equal(conn_outq_total(), base);
+    fixture_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -124,6 +160,7 @@ int main(void)
         cmocka_unit_test(test_conn__binary_frames_close_with_1003),
         cmocka_unit_test(test_conn__quiet_connection_is_pinged_then_closed),
         cmocka_unit_test(test_conn__peer_that_does_not_read_is_closed_at_the_queue_cap),
+        cmocka_unit_test(test_conn__many_near_full_queues_hit_the_process_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
