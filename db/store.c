@@ -421,6 +421,7 @@ void store_close(struct store *st)
     }
     store__durable_close(st);
     for (int q = 0; q < STORE_Q__COUNT; q++) sqlite3_finalize(st->stmt[q]);
+    for (int i = 0; i < STORE_DM_CACHE; i++) sqlite3_finalize(st->dm_cache[i].s);
     /* Every statement is finalized, so close cannot be refused; the last connection to close
      * checkpoints and removes the WAL file. */
     if (sqlite3_close(st->db) != SQLITE_OK)

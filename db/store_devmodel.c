@@ -19,16 +19,47 @@
     "variable_instance, attr_type, value, mutability, persistent, constant, data_type, unit, " \
     "min_limit, max_limit, values_list, supports_monitoring, updated_ms"
 
-/* Prepares sql; NULL (logged) on failure. */
+/*
+ * A statement for sql, ready to bind; NULL (logged) on failure. Hand it back with dm_done.
+ * Statements are kept per SQL text (the TransactionEvent ledger runs some for every message,
+ * and parsing SQL each time cost more than running it); one already checked out, by a caller
+ * further up the stack, gets a fresh copy that dm_done finalizes.
+ */
 static sqlite3_stmt *dm_prepare(struct store *st, const char *what, const char *sql)
 {
+    int free_slot = -1;
+    for (int i = 0; i < STORE_DM_CACHE; i++) {
+        struct store_dm_stmt *c = &st->dm_cache[i];
+        if (!c->s) {
+            if (free_slot < 0) free_slot = i;
+        } else if (!c->busy && strcmp(sqlite3_sql(c->s), sql) == 0) {
+            c->busy = true;
+            return c->s;
+        }
+    }
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v3(st->db, sql, -1, free_slot >= 0 ? SQLITE_PREPARE_PERSISTENT : 0, &s,
+                           NULL) != SQLITE_OK) {
         LOG_ERROR("store: prepare failed stmt=%s err=\"%s\"", what, sqlite3_errmsg(st->db));
         sqlite3_finalize(s);
         return NULL;
     }
+    if (free_slot >= 0) st->dm_cache[free_slot] = (struct store_dm_stmt){s, true};
     return s;
+}
+
+/* Hands back a statement from dm_prepare: reset and kept, or finalized if it was a copy. */
+static void dm_done(struct store *st, sqlite3_stmt *s)
+{
+    for (int i = 0; i < STORE_DM_CACHE; i++) {
+        if (st->dm_cache[i].s == s) {
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+            st->dm_cache[i].busy = false;
+            return;
+        }
+    }
+    sqlite3_finalize(s);
 }
 
 /* Steps s: 1 = row, 0 = done, OD_EEXISTS for a key conflict (quietly: callers expect it),
@@ -90,7 +121,7 @@ int store_dm_var_put(struct store *st, const struct store_dm_var *v)
     rc |= sqlite3_bind_int(s, i++, v->supports_monitoring);
     rc |= sqlite3_bind_int64(s, i++, v->updated_ms);
     rc = rc ? dm_bind_fail(st, what) : dm_step(st, what, s);
-    sqlite3_finalize(s);
+    dm_done(st, s);
     return rc < 0 ? rc : 0;
 }
 
@@ -136,7 +167,7 @@ int store_dm_var_foreach(struct store *st, const char *charger_id, const char *c
     int rc = store__bind_str(s, 1, charger_id) | store__bind_str(s, 2, component) |
              store__bind_str(s, 3, variable);
     if (rc) {
-        sqlite3_finalize(s);
+        dm_done(st, s);
         return dm_bind_fail(st, what);
     }
     struct store_dm_var v;
@@ -144,7 +175,7 @@ int store_dm_var_foreach(struct store *st, const char *charger_id, const char *c
         dm_read(s, &v);
         if ((rc = fn(&v, ctx)) != 0) break;
     }
-    sqlite3_finalize(s);
+    dm_done(st, s);
     return rc;
 }
 
@@ -158,7 +189,7 @@ static int dm_count(struct store *st, const char *what, const char *sql, const c
     if (charger_id) rc |= sqlite3_bind_text(s, 1, charger_id, -1, SQLITE_STATIC);
     if (has_key) rc |= sqlite3_bind_int64(s, 2, key);
     if (rc) {
-        sqlite3_finalize(s);
+        dm_done(st, s);
         return dm_bind_fail(st, what);
     }
     rc = dm_step(st, what, s);
@@ -169,7 +200,7 @@ static int dm_count(struct store *st, const char *what, const char *sql, const c
     } else if (rc == 0) {
         rc = OD_EDB; /* an aggregate always yields a row */
     }
-    sqlite3_finalize(s);
+    dm_done(st, s);
     return rc;
 }
 
@@ -193,7 +224,7 @@ int store_dm_part_put(struct store *st, const char *charger_id, int request_id, 
              sqlite3_bind_int(s, 3, seq_no) | sqlite3_bind_int(s, 4, tbc) |
              store__bind_str(s, 5, payload_json) | sqlite3_bind_int64(s, 6, now_ms);
     rc = rc ? dm_bind_fail(st, what) : dm_step(st, what, s);
-    sqlite3_finalize(s);
+    dm_done(st, s);
     return rc < 0 ? rc : 0;
 }
 
@@ -208,7 +239,7 @@ int store_dm_part_foreach(struct store *st, const char *charger_id, int request_
     if (!s) return OD_EDB;
     int rc = store__bind_str(s, 1, charger_id) | sqlite3_bind_int(s, 2, request_id);
     if (rc) {
-        sqlite3_finalize(s);
+        dm_done(st, s);
         return dm_bind_fail(st, what);
     }
     /* The callback writes device_model, never device_model_parts, so streaming is safe. */
@@ -218,7 +249,7 @@ int store_dm_part_foreach(struct store *st, const char *charger_id, int request_
                      payload ? payload : "[]", ctx)) != 0)
             break;
     }
-    sqlite3_finalize(s);
+    dm_done(st, s);
     return rc;
 }
 
@@ -257,7 +288,7 @@ int store_dm_part_delete(struct store *st, const char *charger_id, int request_i
     int rc = store__bind_str(s, 1, charger_id) | sqlite3_bind_int(s, 2, request_id) |
              sqlite3_bind_int(s, 3, keep_final);
     rc = rc ? dm_bind_fail(st, what) : dm_step(st, what, s);
-    sqlite3_finalize(s);
+    dm_done(st, s);
     return rc < 0 ? rc : 0;
 }
 
@@ -281,7 +312,7 @@ int store_tx_event_put(struct store *st, const struct store_tx_event *ev)
              (ev->has_remote_start ? sqlite3_bind_int64(s, 11, ev->remote_start_id)
                                    : sqlite3_bind_null(s, 11));
     rc = rc ? dm_bind_fail(st, what) : dm_step(st, what, s);
-    sqlite3_finalize(s);
+    dm_done(st, s);
     return rc < 0 ? rc : 0;
 }
 
@@ -295,7 +326,7 @@ int store_tx_find_remote_start(struct store *st, const char *charger_id, int64_t
     if (!s) return OD_EDB;
     int rc = store__bind_str(s, 1, charger_id) | sqlite3_bind_int64(s, 2, remote_start_id);
     if (rc) {
-        sqlite3_finalize(s);
+        dm_done(st, s);
         return dm_bind_fail(st, what);
     }
     rc = dm_step(st, what, s);
@@ -305,7 +336,7 @@ int store_tx_find_remote_start(struct store *st, const char *charger_id, int64_t
     } else if (rc == 0) {
         rc = OD_ENOTFOUND;
     }
-    sqlite3_finalize(s);
+    dm_done(st, s);
     return rc;
 }
 
@@ -319,7 +350,7 @@ int store_tx_event_count(struct store *st, int64_t tx_id, int64_t *count, int64_
     if (!s) return OD_EDB;
     int rc = sqlite3_bind_int64(s, 1, tx_id);
     if (rc) {
-        sqlite3_finalize(s);
+        dm_done(st, s);
         return dm_bind_fail(st, what);
     }
     rc = dm_step(st, what, s);
@@ -331,6 +362,6 @@ int store_tx_event_count(struct store *st, int64_t tx_id, int64_t *count, int64_
     } else if (rc == 0) {
         rc = OD_EDB;
     }
-    sqlite3_finalize(s);
+    dm_done(st, s);
     return rc;
 }

@@ -101,6 +101,8 @@ extern const struct store_sql store__sql[STORE_Q__COUNT];
 
 /* ---- the connection --------------------------------------------------------------------- */
 
+#define STORE_DM_CACHE 24 /* more than store_devmodel.c has statements */
+
 /* Owned by the loop thread that opened it; store_close frees everything below. */
 struct store {
     struct sqlite3 *db;
@@ -119,6 +121,12 @@ struct store {
     int wal_frames;    /* frames in the WAL after the last commit (from the wal hook) */
     int wal_frames_mark; /* wal_frames when the last background checkpoint was due */
     struct sqlite3 *ckpt_db; /* second connection, used only by store_checkpoint_bg */
+
+    /* store_devmodel.c's statements, prepared on first use and kept (see dm_prepare) */
+    struct store_dm_stmt {
+        struct sqlite3_stmt *s;
+        bool busy;
+    } dm_cache[STORE_DM_CACHE];
 };
 
 /* store_durable.c: called by store__open_with once the statements are prepared, and by
