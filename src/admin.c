@@ -11,6 +11,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "looplag.h"
 #include "mem.h"
 #include "od.h"
 #include "server.h"
@@ -131,6 +132,7 @@ static void admin_metrics(struct server *srv, struct admin_response *out)
     fprintf(f, "# HELP ocppd_events_seq Highest stored event seq.\n"
                "# TYPE ocppd_events_seq gauge\nocppd_events_seq %lld\n",
             (long long)store_event_last_seq(srv->store));
+    if (srv->looplag) looplag_write_metrics(srv->looplag, f);
     fprintf(f, "# HELP ocppd_admin_sessions Open admin WebSocket sessions.\n"
                "# TYPE ocppd_admin_sessions gauge\nocppd_admin_sessions %zu\n"
                "# HELP ocppd_event_subscribers Admin sessions following events.\n"

@@ -57,7 +57,6 @@ int admin_charger_auth(struct server *srv, const char *id, const char *authz);
 #define ADMIN_MAX_MESSAGE (1024 * 1024)     /* inbound message cap, checked before buffering */
 #define ADMIN_OUTQ_MAX_BYTES (4 * 1024 * 1024) /* a reader this far behind is dropped */
 #define ADMIN_MAX_BATCH 100
-#define ADMIN_MAX_SESSIONS 64 /* admin WebSockets open at once (token holders only) */
 
 struct admin_frame {
     struct admin_frame *next;

@@ -167,6 +167,7 @@ INT_SETTER(set_idle, idle_timeout_s, "idle-timeout", 0, 86400)
 INT_SETTER(set_call_timeout, call_timeout_ms, "call-timeout-ms", 100, 600000)
 INT_SETTER(set_max_depth, max_json_depth, "max-json-depth", 4, 256)
 INT_SETTER(set_max_conn, max_connections, "max-connections", 1, 1000000)
+INT_SETTER(set_max_admin, max_admin_sessions, "max-admin-sessions", 1, 4096)
 INT_SETTER(set_max_conns_per_ip, max_conns_per_ip, "max-conns-per-ip", 0, 1000000)
 INT_SETTER(set_max_hs_per_ip, max_handshakes_per_ip, "max-handshakes-per-ip", 0, 1000000)
 INT_SETTER(set_hs_rate, handshake_rate_per_ip, "handshake-rate-per-ip", 0, 1000000)
@@ -251,6 +252,8 @@ static const struct config_option config_options[] = {
     {"max-frame-bytes", true, set_max_frame, "largest accepted message (default 65536)"},
     {"max-json-depth", true, set_max_depth, "deepest accepted JSON nesting (default 32)"},
     {"max-connections", true, set_max_conn, "charge point connection cap (default 1000000)"},
+    {"max-admin-sessions", true, set_max_admin,
+     "admin WebSockets open at once, each may queue 4 MiB (default 128)"},
     {"max-conns-per-ip", true, set_max_conns_per_ip,
      "open charger connections per source address, IPv6 per /64 (default 1000, 0 = no cap)"},
     {"max-handshakes-per-ip", true, set_max_hs_per_ip,
@@ -292,6 +295,7 @@ void config_defaults(struct config *cfg)
     cfg->max_frame_bytes = 65536;
     cfg->max_json_depth = 32;
     cfg->max_connections = 1000000;
+    cfg->max_admin_sessions = 128;
     /* Per-address defaults (README "Connection abuse" says why): a site behind NAT or carrier
      * NAT shows many chargers as one address, so the caps are far above one charger's needs. */
     cfg->max_conns_per_ip = 1000;

@@ -41,6 +41,7 @@ struct config {
     size_t max_frame_bytes;
     int max_json_depth;
     int max_connections;
+    int max_admin_sessions;      /* each may hold ADMIN_OUTQ_MAX_BYTES: the cap bounds memory */
     /* Abuse limits per source address (IPv6: per /64); 0 turns one off. See peerlimit.h. */
     int max_conns_per_ip;
     int max_handshakes_per_ip;   /* handshakes in progress at once */

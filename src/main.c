@@ -90,6 +90,7 @@ int main(int argc, char **argv)
     server_init(&srv, &loop, &cfg, st);
     struct looplag lag;
     looplag_init(&lag, &loop, LOOPLAG_INTERVAL_MS);
+    srv.looplag = &lag;
     if ((rc = server_start(&srv, err, sizeof err))) {
         fprintf(stderr, "ocppd: %s\n", err);
         srv.exit_code = 1;

@@ -119,6 +119,7 @@ struct server {
     int exit_code;
     int64_t started_ms;
     struct server_stats stats;
+    struct looplag *looplag;        /* borrowed from main; NULL when not measured */
 };
 
 /* Sets up handles on loop (does not start listening). */

@@ -489,23 +489,33 @@ static int ws_admin_confirm_upgrade(struct lws *wsi, struct server *srv)
     if (srv->stopping)
         return ws_refuse(wsi, srv, HTTP_STATUS_SERVICE_UNAVAILABLE, "shutting down", "admin");
     /* Each session may hold up to ADMIN_OUTQ_MAX_BYTES: the count bounds the total. */
-    if (srv->nadmin >= ADMIN_MAX_SESSIONS)
+    if (srv->nadmin >= (size_t)srv->cfg->max_admin_sessions)
         return ws_refuse(wsi, srv, HTTP_STATUS_SERVICE_UNAVAILABLE, "too many admin sessions",
                          "admin");
     return 0;
 }
+
+#define WS_ADMIN_FRAMES_PER_WRITEABLE 64
 
 static int ws_admin_writeable(struct lws *wsi, struct ws_admin_session *sess)
 {
     struct admin_session *as = sess->as;
     int code;
     const char *reason;
-    struct admin_frame *f = admin_session_next_frame(as);
-    if (f) {
+    /* Several frames per callback while the socket takes them: one each would cap an event
+     * subscriber at one frame per loop iteration, far below what fan-out needs. The bound keeps
+     * one busy session from holding the loop. */
+    int written = 0;
+    struct admin_frame *f;
+    while (written < WS_ADMIN_FRAMES_PER_WRITEABLE &&
+           (written == 0 || !lws_send_pipe_choked(wsi)) && (f = admin_session_next_frame(as))) {
         int n = lws_write(wsi, (unsigned char *)f->block + WS_HEADROOM, f->len, LWS_WRITE_TEXT);
         admin_frame_free(f);
         if (n < 0) return -1;
+        written++;
         admin_session_on_written(as); /* may queue more (a paced event replay) */
+    }
+    if (written) {
         if (as->outq_head || as->closing) lws_callback_on_writable(wsi);
         return 0;
     }

@@ -18,6 +18,16 @@ CP = "ADMIN-RPC-01"
 
 
 async def test(h):
+    # ---- the admin session cap: each session may queue megabytes, so their number is bounded --
+    capped = await h.server(args=["--max-admin-sessions", "2"], name="ocppd-capped")
+    held = [await harness.Admin.connect(capped) for _ in range(2)]
+    got = await harness.admin_handshake(capped, "/admin",
+                                        {"Authorization": f"Bearer {harness.ADMIN_TOKEN}"})
+    check(got == ("http", 503), f"admin session over --max-admin-sessions 2: {got!r}")
+    for a in held:
+        await a.close()
+    await capped.stop()
+
     srv = await h.server(args=["--accept-unknown-tokens"])
 
     # ---- the upgrade: path and token --------------------------------------------------------
