@@ -138,6 +138,7 @@ static void admin_metrics(struct server *srv, struct admin_response *out)
                "# HELP ocppd_event_subscribers Admin sessions following events.\n"
                "# TYPE ocppd_event_subscribers gauge\nocppd_event_subscribers %zu\n",
             srv->nadmin, srv->nsubscribers - admin__waiters_listening(srv));
+    ws_metrics_write(srv, f); /* handshake limits and the credential cache (ws.c) */
     fclose(f);
     out->status = 200;
     out->content_type = "text/plain; version=0.0.4";

@@ -95,6 +95,9 @@ async def check_limits(h, srv):
     after = await get_metrics(srv)
     delta = after["ocppd_handshakes_refused_total"] - before["ocppd_handshakes_refused_total"]
     check(delta == refused, f"/metrics counts {delta} refused handshakes, clients saw {refused}")
+    key = 'ocppd_handshakes_limited_total{limit="rate"}'
+    by_rate = after.get(key, 0) - before.get(key, 0)
+    check(by_rate == len(n429), f"/metrics limit=rate counts {by_rate}, clients saw {len(n429)} 429s")
     h.note(f"limits: 503 at connection {MAX_CONNS + 1}, {len(n429)} of {len(statuses)} "
            f"handshakes refused 429")
 
