@@ -396,6 +396,20 @@ static void config_print_help(void)
     printf("  --%-24s %s\n  --%-24s %s\n", "help", "show this help", "version", "show the version");
 }
 
+static bool config_host_is_wildcard(const char *h)
+{
+    return !*h || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0 || strcmp(h, "*") == 0;
+}
+
+/* The two listeners on one port would make the second bind fail deep inside lws. Port 0 (any
+ * free port) never clashes. */
+static bool config_listeners_clash(const struct config *cfg)
+{
+    if (cfg->listen_port == 0 || cfg->listen_port != cfg->admin_port) return false;
+    return strcmp(cfg->listen_host, cfg->admin_host) == 0 ||
+           config_host_is_wildcard(cfg->listen_host) || config_host_is_wildcard(cfg->admin_host);
+}
+
 int config_parse_args(struct config *cfg, int argc, char **argv, char *errbuf, size_t errlen)
 {
     /* The file first, so that flags override it wherever they stand. */
@@ -435,6 +449,11 @@ int config_parse_args(struct config *cfg, int argc, char **argv, char *errbuf, s
             value = argv[++i];
         }
         if (opt->set(cfg, value, errbuf, errlen)) return OD_EINVAL;
+    }
+    if (config_listeners_clash(cfg)) {
+        snprintf(errbuf, errlen, "--listen and --admin-listen both bind %s:%d", cfg->admin_host,
+                 cfg->admin_port);
+        return OD_EINVAL;
     }
     if (!cfg->admin_token[0]) config_generate_token(cfg);
     return 0;

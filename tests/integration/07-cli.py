@@ -34,8 +34,9 @@ async def run_ocppd(h, args, timeout=15.0):
 
 
 def base_args(h, db=":memory:", port=None, admin_port=None):
-    return ["--listen", f"127.0.0.1:{port or harness.free_port()}",
-            "--admin-listen", f"127.0.0.1:{admin_port or harness.free_port()}",
+    ports = harness.free_ports(2)
+    return ["--listen", f"127.0.0.1:{port or ports[0]}",
+            "--admin-listen", f"127.0.0.1:{admin_port or ports[1]}",
             "--db", db, "--admin-token", harness.ADMIN_TOKEN]
 
 

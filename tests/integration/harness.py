@@ -51,11 +51,24 @@ def check(cond, msg):
         raise TestFailure(msg)
 
 
+def free_ports(n):
+    """n distinct loopback ports nobody listens on right now (the kernel picks each for a bind
+    to port 0; the sockets stay open until all are picked, so no port comes back twice)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def free_port():
-    """A loopback port nobody listens on right now (the kernel picks it for a bind to port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """One loopback port nobody listens on right now."""
+    return free_ports(1)[0]
 
 
 def iso_now(offset_s=0.0):
@@ -114,7 +127,7 @@ class Server:
     async def start(self, timeout=20.0):
         # A port picked free can be taken before ocppd binds it (parallel tests): retry then.
         for attempt in range(3):
-            self.port, self.admin_port = free_port(), free_port()
+            self.port, self.admin_port = free_ports(2)
             with open(self.log_path, "a") as log:
                 log.write(f"---- start attempt {attempt + 1}: {' '.join(self.command())}\n")
                 log.flush()

@@ -181,6 +181,31 @@ static void test_config__abuse_limits_have_defaults_flags_and_file_settings(void
     }
 }
 
+static void test_config__listeners_on_one_port_are_refused(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[256];
+    char *clash[][5] = {
+        {"ocppd", "--listen", "127.0.0.1:9000", "--admin-listen", "127.0.0.1:9000"},
+        {"ocppd", "--listen", "0.0.0.0:9000", "--admin-listen", "127.0.0.1:9000"},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        err[0] = '\0';
+        assert_int_equal(parse(&cfg, err, sizeof err, 5, clash[i]), OD_EINVAL);
+        assert_non_null(strstr(err, "9000"));
+        config_free(&cfg);
+    }
+    char *fine[][5] = {
+        {"ocppd", "--listen", "127.0.0.1:9000", "--admin-listen", "127.0.0.2:9000"},
+        {"ocppd", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(parse(&cfg, err, sizeof err, 5, fine[i]), 0);
+        config_free(&cfg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +215,7 @@ int main(void)
         cmocka_unit_test(test_config__file_is_read_and_flags_override_it),
         cmocka_unit_test(test_config__file_errors_name_the_line),
         cmocka_unit_test(test_config__abuse_limits_have_defaults_flags_and_file_settings),
+        cmocka_unit_test(test_config__listeners_on_one_port_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
