@@ -12,24 +12,13 @@ Extra argument (besides the harness's): --load PATH to the ocpp-load binary.
 import asyncio
 import json
 import subprocess
-import sys
 import urllib.request
 
 import harness
 from harness import check
 
 
-def take_load_arg():
-    """--load is ours; the harness parses the rest of the command line."""
-    argv = sys.argv
-    check("--load" in argv[:-1], "17-load-protocols needs --load PATH (ocpp-load)")
-    i = argv.index("--load")
-    path = argv[i + 1]
-    del argv[i:i + 2]
-    return path
-
-
-LOAD = take_load_arg()
+LOAD = harness.take_path_arg("--load", "ocpp-load")
 
 
 def callerrors_sent(srv):

@@ -71,6 +71,17 @@ def free_port():
     return free_ports(1)[0]
 
 
+def take_path_arg(flag, what):
+    """Removes `flag PATH` (an argument of the test itself, e.g. --load for ocpp-load) from
+    sys.argv before main() parses the rest, and returns PATH."""
+    argv = sys.argv
+    check(flag in argv[:-1], f"{os.path.basename(argv[0])} needs {flag} PATH ({what})")
+    i = argv.index(flag)
+    path = argv[i + 1]
+    del argv[i:i + 2]
+    return path
+
+
 def iso_now(offset_s=0.0):
     """The current UTC time (plus offset_s) as OCPP's date-time with milliseconds and Z."""
     t = time.time() + offset_s
