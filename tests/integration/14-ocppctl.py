@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import signal
-import sys
 
 import harness
 from harness import check
@@ -21,18 +20,7 @@ CP = "CTL-CP-01"
 TAG = "CTL-TAG-1"
 
 
-def take_ctl_arg():
-    """--ctl PATH is ours; harness.main() parses the rest of argv."""
-    if "--ctl" not in sys.argv:
-        sys.stderr.write("14-ocppctl: --ctl PATH is required\n")
-        sys.exit(2)
-    i = sys.argv.index("--ctl")
-    path = os.path.abspath(sys.argv[i + 1])
-    del sys.argv[i:i + 2]
-    return path
-
-
-CTL = take_ctl_arg()
+CTL = harness.take_path_arg("--ctl", "ocppctl")
 
 
 async def ctl(h, srv, *args, token=harness.ADMIN_TOKEN, url=None, timeout=30.0, env_token=False,

@@ -73,11 +73,11 @@ def free_port():
 
 def take_path_arg(flag, what):
     """Removes `flag PATH` (an argument of the test itself, e.g. --load for ocpp-load) from
-    sys.argv before main() parses the rest, and returns PATH."""
+    sys.argv before main() parses the rest, and returns PATH made absolute."""
     argv = sys.argv
     check(flag in argv[:-1], f"{os.path.basename(argv[0])} needs {flag} PATH ({what})")
     i = argv.index(flag)
-    path = argv[i + 1]
+    path = os.path.abspath(argv[i + 1])
     del argv[i:i + 2]
     return path
 
