@@ -123,7 +123,7 @@ static void commit_release(struct server *srv, struct commit_batch *b)
             ocpp_error_set(&err, OCPP_ERR_INTERNAL, "", "the server could not store the message");
             h->block = rpc_build_error(WS_HEADROOM, h->version, h->id, &err, &h->len);
         }
-        conn_send_block(h->conn, h->block, h->len);
+        conn_send_block_now(h->conn, h->block, h->len);
         conn_unref(h->conn);
         free(h);
         h = next;

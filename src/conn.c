@@ -269,6 +269,17 @@ int conn_send_block(struct conn *c, char *block, size_t len)
     return 0;
 }
 
+int conn_send_block_now(struct conn *c, char *block, size_t len)
+{
+    if (c->state == CONN_OPEN && !c->outq_head && !c->ping_pending &&
+        ws_write_now(c->wsi, block, len)) {
+        free(block);
+        c->srv->stats.frames_out++;
+        return 0;
+    }
+    return conn_send_block(c, block, len);
+}
+
 int conn_send_text(struct conn *c, const char *text, size_t len)
 {
     char *block = xmalloc(WS_HEADROOM + len + 1);

@@ -100,6 +100,9 @@ void conn_note_alive(struct conn *c);
 int conn_send_text(struct conn *c, const char *text, size_t len);
 /* Queues an already-built frame block (ownership passes to the queue). */
 int conn_send_block(struct conn *c, char *block, size_t len);
+/* conn_send_block for a reply released by the group commit (outside lws callbacks): written at
+ * once when nothing is queued ahead of it and the socket takes it. */
+int conn_send_block_now(struct conn *c, char *block, size_t len);
 /* Requests a clean close with a WebSocket close code and reason. Idempotent. */
 void conn_close(struct conn *c, int code, const char *reason);
 

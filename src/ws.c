@@ -768,6 +768,17 @@ void ws_request_write(void *wsi)
     if (wsi) lws_callback_on_writable(wsi);
 }
 
+bool ws_write_now(void *wsi, const char *block, size_t len)
+{
+    /* Saves the round through the loop (and two epoll_ctl calls) that asking for WRITEABLE
+     * costs per reply. lws_send_pipe_choked also says whether lws still holds part of an
+     * earlier frame, which must go first. */
+    if (!wsi || lws_send_pipe_choked(wsi)) return false;
+    if (lws_write(wsi, (unsigned char *)block + WS_HEADROOM, len, LWS_WRITE_TEXT) < 0)
+        lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+    return true;
+}
+
 void ws_close_deadline(void *wsi, int secs)
 {
     if (wsi) lws_set_timeout(wsi, (enum pending_timeout)(PENDING_TIMEOUT_USER_REASON_BASE + 1), secs);

@@ -8,6 +8,7 @@
 #ifndef OD_WS_H
 #define OD_WS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -41,5 +42,10 @@ void ws_metrics_write(struct server *srv, FILE *f);
 
 /* Asks for a WRITEABLE callback on this connection (safe to call repeatedly). */
 void ws_request_write(void *wsi);
+/* Writes one text frame (block with WS_HEADROOM, still the caller's) at once if the socket
+ * takes it; false when it would block (queue it for WRITEABLE instead). Only from outside lws
+ * callbacks, and only when nothing else is queued on the connection. A socket error kills the
+ * connection asynchronously and counts as written. */
+bool ws_write_now(void *wsi, const char *block, size_t len);
 
 #endif

@@ -109,7 +109,7 @@ async def run_abuse(h, srv):
            "--attack-src", "127.0.0.10",
            "--flood-count", "300", "--flood-concurrency", str(MAX_PENDING // 2),
            "--slow-conns", str(3 * MAX_PENDING), "--slow-max-s", str(TIMEOUT_S + 6),
-           "--nonreader-calls", "20000", "--wrongpw-count", "20", "--pwstorm-count", "5",
+           "--nonreader-calls", "80000", "--wrongpw-count", "20", "--pwstorm-count", "5",
            "--good-interval-ms", "50", "--settle-s", "0.5"]
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.PIPE,
                                                 stderr=subprocess.PIPE)
