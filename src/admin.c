@@ -424,6 +424,18 @@ int admin_session_send_durable(struct admin_session *s, const char *text, size_t
     return admin_session_queue(s, text, len, 0);
 }
 
+void admin_on_sync_failed(struct server *srv, uint64_t gen)
+{
+    for (struct admin_session *s = srv->admin_all; s; s = s->next) {
+        bool waiting = false;
+        for (const struct admin_frame *f = s->outq_head; f && !waiting; f = f->next)
+            waiting = f->gen > srv->durable_gen && f->gen <= gen;
+        if (!waiting) continue;
+        admin_outq_clear(s);
+        admin_session_close(s, 1011, "the server could not store the change (disk error)");
+    }
+}
+
 void admin_on_durable(struct server *srv)
 {
     for (struct admin_session *s = srv->admin_all; s; s = s->next)

@@ -113,6 +113,9 @@ int admin_session_send(struct admin_session *s, const char *text, size_t len);
 int admin_session_send_durable(struct admin_session *s, const char *text, size_t len);
 /* srv->durable_gen advanced: sessions whose next frame may go out now ask to write. */
 void admin_on_durable(struct server *srv);
+/* The WAL fsync covering commits up to gen failed: sessions holding answers that waited for
+ * it are closed (1011) instead of being told their change was stored. */
+void admin_on_sync_failed(struct server *srv, uint64_t gen);
 void admin_session_ref(struct admin_session *s);
 void admin_session_unref(struct admin_session *s);
 /* Server shutdown: closes every admin session with 1001. */

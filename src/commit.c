@@ -182,6 +182,7 @@ static void commit_disk_after_cb(uv_work_t *w, int status)
             for (struct commit_batch *b = srv->waiting_head; b && b->gen <= srv->disk.gen;
                  b = b->next)
                 b->failed = true;
+            admin_on_sync_failed(srv, srv->disk.gen);
         }
         if (srv->disk.gen > srv->durable_gen) srv->durable_gen = srv->disk.gen;
     }
@@ -245,6 +246,7 @@ void server_commit(struct server *srv)
             srv->stats.wal_sync_failures++;
             LOG_ERROR("WAL fsync failed err=%s: answering InternalError", od_strerror(rc));
             for (struct commit_batch *b = srv->waiting_head; b; b = b->next) b->failed = true;
+            admin_on_sync_failed(srv, srv->commit_gen);
         }
         srv->durable_gen = srv->commit_gen;
     }
@@ -254,6 +256,11 @@ void server_commit(struct server *srv)
 void server_commit_idle(struct server *srv)
 {
     if (!store_batch_active(srv->store)) commit_disk_kick(srv, true);
+}
+
+bool server_disk_busy(const struct server *srv)
+{
+    return srv->disk_busy;
 }
 
 bool server_commit_pending(const struct server *srv)

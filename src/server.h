@@ -148,5 +148,7 @@ void server_commit_async(struct server *srv);
 void server_commit_idle(struct server *srv);
 /* Whether replies are still waiting for a commit or an fsync, or a disk job runs. */
 bool server_commit_pending(const struct server *srv);
+/* Whether a disk job (fsync or checkpoint) runs. */
+bool server_disk_busy(const struct server *srv);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * test_commit.c — group commit: a reply never acknowledges data that did not reach the
  * database. store_batch_commit is wrapped at link time (-Wl,--wrap) so the test can make a
- * commit fail the way a full disk or I/O error would. On a database file with full sync, replies
+ * commit (or the WAL fsync) fail the way a full disk or I/O error would. On a database file with full sync, replies
  * (and admin answers) wait for the WAL fsync that the threadpool runs after the commit.
  */
 #include "admin.h"
@@ -12,6 +12,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,17 @@
 
 int __real_store_batch_commit(struct store *st);
 int __wrap_store_batch_commit(struct store *st);
+int __real_store_wal_fsync(struct store *st);
+int __wrap_store_wal_fsync(struct store *st);
+
+/* Set on the test thread, read on the threadpool thread that runs the fsync. */
+static atomic_bool fail_next_fsync;
+
+int __wrap_store_wal_fsync(struct store *st)
+{
+    if (atomic_exchange(&fail_next_fsync, false)) return OD_EIO;
+    return __real_store_wal_fsync(st);
+}
 
 static bool fail_next_commit;
 
@@ -138,7 +150,7 @@ static void test_commit__full_sync_holds_replies_until_the_wal_fsync_ran(void **
 
     send_boot(f, "b1");
     server_commit_async(&f->srv);
-    assert_true(f->srv.disk_busy);              /* the fsync runs on the threadpool */
+    assert_true(server_disk_busy(&f->srv));              /* the fsync runs on the threadpool */
     assert_string_equal(next_reply_id(f, id, sizeof id), ""); /* committed, not yet durable */
     uint64_t gen1 = f->srv.commit_gen;
 
@@ -245,12 +257,71 @@ static void test_commit__idle_wal_is_checkpointed_off_the_loop_thread(void **sta
     json_decref(boot);
     uint64_t before = f->srv.stats.checkpoints;
     server_commit_idle(&f->srv);
-    assert_true(f->srv.disk_busy);
+    assert_true(server_disk_busy(&f->srv));
     while (server_commit_pending(&f->srv)) uv_run(&f->loop, UV_RUN_ONCE);
     assert_int_equal(f->srv.stats.checkpoints, before + 1);
     /* Nothing new since: the next idle tick has nothing to do. */
     server_commit_idle(&f->srv);
-    assert_false(f->srv.disk_busy);
+    assert_false(server_disk_busy(&f->srv));
+    fixture_free(f);
+    file_db_free(&d);
+}
+
+static void test_commit__admin_write_is_answered_after_its_fsync_not_inline(void **state)
+{
+    (void)state;
+    struct file_db d;
+    file_db_new(&d);
+    struct fixture *f = fixture_new_at(d.path, STORE_SYNC_FULL, true, true);
+    struct admin_session *s = admin_session_open(&f->srv, NULL, "unit");
+    uint64_t syncs = f->srv.stats.wal_syncs;
+    const char *up = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tokens.upsert\","
+                     "\"params\":{\"idTag\":\"OP-1\",\"status\":\"Accepted\"}}";
+    admin_rpc_handle(s, up, strlen(up));
+    /* Committed at once, but neither fsync'd on this thread nor answered yet. */
+    assert_false(store_batch_active(f->st));
+    assert_int_equal(f->srv.stats.wal_syncs, syncs);
+    assert_null(admin_session_next_frame(s));
+    assert_true(server_disk_busy(&f->srv));
+    while (server_commit_pending(&f->srv)) uv_run(&f->loop, UV_RUN_ONCE);
+    struct admin_frame *fr = admin_session_next_frame(s);
+    assert_non_null(fr);
+    json_t *a = json_loads(fr->block + WS_HEADROOM, 0, NULL);
+    assert_non_null(json_object_get(a, "result"));
+    json_decref(a);
+    admin_frame_free(fr);
+    assert_true(f->srv.stats.wal_syncs > syncs);
+    admin_session_on_closed(s);
+    fixture_free(f);
+    file_db_free(&d);
+}
+
+static void test_commit__failed_fsync_fails_replies_and_closes_waiting_admin_sessions(void **state)
+{
+    (void)state;
+    struct file_db d;
+    file_db_new(&d);
+    struct fixture *f = fixture_new_at(d.path, STORE_SYNC_FULL, true, true);
+    struct admin_session *s = admin_session_open(&f->srv, NULL, "unit");
+    send_boot(f, "b1");
+    atomic_store(&fail_next_fsync, true);
+    const char *up = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tokens.upsert\","
+                     "\"params\":{\"idTag\":\"OP-1\",\"status\":\"Accepted\"}}";
+    admin_rpc_handle(s, up, strlen(up)); /* commits the boot and the token together */
+    while (server_commit_pending(&f->srv)) uv_run(&f->loop, UV_RUN_ONCE);
+    assert_int_equal(f->srv.stats.wal_sync_failures, 1);
+    /* The charger is not told its boot was stored... */
+    json_t *r = fixture_next_frame(f);
+    assert_int_equal(json_integer_value(json_array_get(r, 0)), 4);
+    assert_string_equal(json_string_value(json_array_get(r, 2)), "InternalError");
+    json_decref(r);
+    /* ...and neither is the operator: the session is closed instead of answered. */
+    assert_null(admin_session_next_frame(s));
+    int code = 0;
+    const char *reason = NULL;
+    assert_true(admin_session_close_requested(s, &code, &reason));
+    assert_int_equal(code, 1011);
+    admin_session_on_closed(s);
     fixture_free(f);
     file_db_free(&d);
 }
@@ -261,6 +332,8 @@ int main(void)
         cmocka_unit_test(test_commit__failed_commit_turns_results_into_internal_error),
         cmocka_unit_test(test_commit__full_sync_holds_replies_until_the_wal_fsync_ran),
         cmocka_unit_test(test_commit__admin_answer_waits_for_the_open_batch_to_be_durable),
+        cmocka_unit_test(test_commit__admin_write_is_answered_after_its_fsync_not_inline),
+        cmocka_unit_test(test_commit__failed_fsync_fails_replies_and_closes_waiting_admin_sessions),
         cmocka_unit_test(test_commit__normal_sync_releases_at_commit),
         cmocka_unit_test(test_commit__idle_wal_is_checkpointed_off_the_loop_thread),
     };
