@@ -196,119 +196,134 @@ static void test_commit__full_sync_holds_replies_until_the_wal_fsync_ran(void **
     file_db_free(&d);
 }
 
+/* A fixture on a database file with one admin session. */
+struct file_fx {
+    struct file_db d;
+    struct fixture *f;
+    struct admin_session *s;
+};
+
+static struct fixture *file_fx_open(struct file_fx *x, enum store_sync sync)
+{
+    file_db_new(&x->d);
+    x->f = fixture_new_at(x->d.path, sync, true, true);
+    x->s = admin_session_open(&x->f->srv, NULL, "unit");
+    return x->f;
+}
+
+static void file_fx_close(struct file_fx *x)
+{
+    admin_session_on_closed(x->s);
+    fixture_free(x->f);
+    file_db_free(&x->d);
+}
+
+/* Runs the loop until no reply waits for a commit or an fsync and no disk job runs. */
+static void settle(struct fixture *f)
+{
+    while (server_commit_pending(&f->srv)) uv_run(&f->loop, UV_RUN_ONCE);
+}
+
+/* The session's next answer as JSON (new reference), or NULL if none may go out yet. */
+static json_t *admin_answer(struct admin_session *s)
+{
+    struct admin_frame *fr = admin_session_next_frame(s);
+    if (!fr) return NULL;
+    json_t *a = json_loads(fr->block + WS_HEADROOM, 0, NULL);
+    assert_non_null(a);
+    admin_frame_free(fr);
+    return a;
+}
+
+static const char TOKEN_UPSERT[] = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tokens.upsert\","
+                                   "\"params\":{\"idTag\":\"OP-1\",\"status\":\"Accepted\"}}";
+
 static void test_commit__admin_answer_waits_for_the_open_batch_to_be_durable(void **state)
 {
     (void)state;
-    struct file_db d;
-    file_db_new(&d);
-    struct fixture *f = fixture_new_at(d.path, STORE_SYNC_FULL, true, true);
-    struct admin_session *s = admin_session_open(&f->srv, NULL, "unit");
-
+    struct file_fx x;
+    struct fixture *f = file_fx_open(&x, STORE_SYNC_FULL);
     /* The boot is in the open batch when the operator reads the charger. */
     send_boot(f, "b1");
     const char *get = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"chargers.get\","
                       "\"params\":{\"chargerId\":\"CP1\"}}";
-    admin_rpc_handle(s, get, strlen(get));
-    assert_null(admin_session_next_frame(s));
+    admin_rpc_handle(x.s, get, strlen(get));
+    assert_null(admin_answer(x.s));
     server_commit_async(&f->srv);
-    assert_null(admin_session_next_frame(s));   /* committed, not durable */
-    while (server_commit_pending(&f->srv)) uv_run(&f->loop, UV_RUN_ONCE);
+    assert_null(admin_answer(x.s)); /* committed, not durable */
+    settle(f);
     char id[32];
     assert_string_equal(next_reply_id(f, id, sizeof id), "b1");
-    struct admin_frame *fr = admin_session_next_frame(s);
-    assert_non_null(fr);
-    json_t *a = json_loads(fr->block + WS_HEADROOM, 0, NULL);
+    json_t *a = admin_answer(x.s);
     json_t *res = json_object_get(a, "result");
     assert_string_equal(json_string_value(json_object_get(res, "vendor")), "V");
     json_decref(a);
-    admin_frame_free(fr);
-
-    admin_session_on_closed(s);
-    fixture_free(f);
-    file_db_free(&d);
+    file_fx_close(&x);
 }
 
 static void test_commit__normal_sync_releases_at_commit(void **state)
 {
     (void)state;
-    struct file_db d;
-    file_db_new(&d);
-    struct fixture *f = fixture_new_at(d.path, STORE_SYNC_NORMAL, true, true);
+    struct file_fx x;
+    struct fixture *f = file_fx_open(&x, STORE_SYNC_NORMAL);
     assert_false(store_sync_deferred(f->st));
     send_boot(f, "b1");
     server_commit_async(&f->srv);
     char id[32];
     assert_string_equal(next_reply_id(f, id, sizeof id), "b1");
     assert_int_equal(f->srv.stats.wal_syncs, 0);
-    fixture_free(f);
-    file_db_free(&d);
+    file_fx_close(&x);
 }
 
 static void test_commit__idle_wal_is_checkpointed_off_the_loop_thread(void **state)
 {
     (void)state;
-    struct file_db d;
-    file_db_new(&d);
-    struct fixture *f = fixture_new_at(d.path, STORE_SYNC_FULL, true, true);
+    struct file_fx x;
+    struct fixture *f = file_fx_open(&x, STORE_SYNC_FULL);
     send_boot(f, "b1");
     server_commit(&f->srv);
-    json_t *boot = fixture_next_frame(f);
-    assert_non_null(boot);
-    json_decref(boot);
+    char id[32];
+    assert_string_equal(next_reply_id(f, id, sizeof id), "b1");
     uint64_t before = f->srv.stats.checkpoints;
     server_commit_idle(&f->srv);
     assert_true(server_disk_busy(&f->srv));
-    while (server_commit_pending(&f->srv)) uv_run(&f->loop, UV_RUN_ONCE);
+    settle(f);
     assert_int_equal(f->srv.stats.checkpoints, before + 1);
     /* Nothing new since: the next idle tick has nothing to do. */
     server_commit_idle(&f->srv);
     assert_false(server_disk_busy(&f->srv));
-    fixture_free(f);
-    file_db_free(&d);
+    file_fx_close(&x);
 }
 
 static void test_commit__admin_write_is_answered_after_its_fsync_not_inline(void **state)
 {
     (void)state;
-    struct file_db d;
-    file_db_new(&d);
-    struct fixture *f = fixture_new_at(d.path, STORE_SYNC_FULL, true, true);
-    struct admin_session *s = admin_session_open(&f->srv, NULL, "unit");
+    struct file_fx x;
+    struct fixture *f = file_fx_open(&x, STORE_SYNC_FULL);
     uint64_t syncs = f->srv.stats.wal_syncs;
-    const char *up = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tokens.upsert\","
-                     "\"params\":{\"idTag\":\"OP-1\",\"status\":\"Accepted\"}}";
-    admin_rpc_handle(s, up, strlen(up));
+    admin_rpc_handle(x.s, TOKEN_UPSERT, strlen(TOKEN_UPSERT));
     /* Committed at once, but neither fsync'd on this thread nor answered yet. */
     assert_false(store_batch_active(f->st));
     assert_int_equal(f->srv.stats.wal_syncs, syncs);
-    assert_null(admin_session_next_frame(s));
+    assert_null(admin_answer(x.s));
     assert_true(server_disk_busy(&f->srv));
-    while (server_commit_pending(&f->srv)) uv_run(&f->loop, UV_RUN_ONCE);
-    struct admin_frame *fr = admin_session_next_frame(s);
-    assert_non_null(fr);
-    json_t *a = json_loads(fr->block + WS_HEADROOM, 0, NULL);
+    settle(f);
+    json_t *a = admin_answer(x.s);
     assert_non_null(json_object_get(a, "result"));
     json_decref(a);
-    admin_frame_free(fr);
     assert_true(f->srv.stats.wal_syncs > syncs);
-    admin_session_on_closed(s);
-    fixture_free(f);
-    file_db_free(&d);
+    file_fx_close(&x);
 }
 
 static void test_commit__failed_fsync_fails_replies_and_closes_waiting_admin_sessions(void **state)
 {
     (void)state;
-    struct file_db d;
-    file_db_new(&d);
-    struct fixture *f = fixture_new_at(d.path, STORE_SYNC_FULL, true, true);
-    struct admin_session *s = admin_session_open(&f->srv, NULL, "unit");
+    struct file_fx x;
+    struct fixture *f = file_fx_open(&x, STORE_SYNC_FULL);
     send_boot(f, "b1");
     atomic_store(&fail_next_fsync, true);
-    const char *up = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tokens.upsert\","
-                     "\"params\":{\"idTag\":\"OP-1\",\"status\":\"Accepted\"}}";
-    admin_rpc_handle(s, up, strlen(up)); /* commits the boot and the token together */
-    while (server_commit_pending(&f->srv)) uv_run(&f->loop, UV_RUN_ONCE);
+    admin_rpc_handle(x.s, TOKEN_UPSERT, strlen(TOKEN_UPSERT)); /* commits boot and token */
+    settle(f);
     assert_int_equal(f->srv.stats.wal_sync_failures, 1);
     /* The charger is not told its boot was stored... */
     json_t *r = fixture_next_frame(f);
@@ -316,14 +331,12 @@ static void test_commit__failed_fsync_fails_replies_and_closes_waiting_admin_ses
     assert_string_equal(json_string_value(json_array_get(r, 2)), "InternalError");
     json_decref(r);
     /* ...and neither is the operator: the session is closed instead of answered. */
-    assert_null(admin_session_next_frame(s));
+    assert_null(admin_answer(x.s));
     int code = 0;
     const char *reason = NULL;
-    assert_true(admin_session_close_requested(s, &code, &reason));
+    assert_true(admin_session_close_requested(x.s, &code, &reason));
     assert_int_equal(code, 1011);
-    admin_session_on_closed(s);
-    fixture_free(f);
-    file_db_free(&d);
+    file_fx_close(&x);
 }
 
 int main(void)
