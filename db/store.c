@@ -80,8 +80,21 @@ void store__q_put(struct store *st, enum store_q q, sqlite3_stmt *s)
     st->stmt_busy[q] = false;
 }
 
+bool store__batch_dropped(struct store *st, sqlite3_stmt *s, const char *what)
+{
+    if (!st->in_batch || !sqlite3_get_autocommit(st->db) || sqlite3_stmt_readonly(s))
+        return false;
+    /* SQLite rolled the batch back by itself (disk full, I/O error): a write now would run as
+     * a transaction of its own, stored although the batch's commit is going to fail. */
+    st->batch_lost = true;
+    LOG_ERROR("store: write refused, the batch was rolled back by SQLite stmt=%s path=%s", what,
+              st->path);
+    return true;
+}
+
 int store__step(struct store *st, enum store_q q, sqlite3_stmt *s)
 {
+    if (store__batch_dropped(st, s, store__sql[q].name)) return OD_EDB;
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) return 1;
     if (rc == SQLITE_DONE) return 0;
@@ -318,7 +331,7 @@ int store__open_with(const char *path, enum store_sync sync, const struct store_
 
     st = xcalloc(1, sizeof *st);
     st->path = xstrdup(path);
-    st->wal_fd = -1;
+    for (int i = 0; i < STORE_FSYNC__COUNT; i++) st->wal_fd[i] = -1;
     /* NOMUTEX: one thread owns the connection, so SQLite's own locking is pure overhead. */
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(path, &st->db, flags, NULL);
@@ -508,6 +521,7 @@ void store_checkpoint(struct store *st)
 
 bool store_ping(struct store *st)
 {
+    if (atomic_load(&st->sync_failed)) return false;
     sqlite3_stmt *s = store__q_get(st, STORE_Q_PING);
     if (!s) return false;
     int rc = store__step(st, STORE_Q_PING, s);

@@ -64,14 +64,19 @@ void store_checkpoint(struct store *st);
  * at a time, while the loop thread goes on committing.
  */
 bool store_sync_deferred(const struct store *st);
-int store_wal_fsync(struct store *st); /* 0, or OD_EIO: the commits cannot be called durable */
+/* Who calls store_wal_fsync: each has its own descriptor of the WAL file. */
+enum store_fsync_caller { STORE_FSYNC_WORKER, STORE_FSYNC_LOOP, STORE_FSYNC__COUNT };
+/* 0, or OD_EIO: the commits cannot be called durable. A failure is sticky: the kernel may have
+ * dropped the pages it could not write, so every later call fails too (and store_ping reports
+ * the store unhealthy) until ocppd is restarted and SQLite recovers from what is on disk. */
+int store_wal_fsync(struct store *st, enum store_fsync_caller who);
 /* Passive checkpoint on the store's second connection; *frames and *copied as SQLite reports
  * them. SQLite's own checkpoint-on-commit is off for a WAL file: the caller schedules this. */
 int store_checkpoint_bg(struct store *st, int *frames, int *copied);
 /* Whether a store_checkpoint_bg is due (the WAL grew enough since the last one began, or when
  * idle, grew at all); true counts as beginning one. Loop thread. */
 bool store_checkpoint_due(struct store *st, bool idle);
-/* A cheap read that proves the database answers (for /healthz). */
+/* A cheap read that proves the database answers, and no WAL fsync failed (for /healthz). */
 bool store_ping(struct store *st);
 
 /* ---- chargers ------------------------------------------------------------------------------ */

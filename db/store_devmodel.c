@@ -66,6 +66,7 @@ static void dm_done(struct store *st, sqlite3_stmt *s)
  * OD_EDB (logged) otherwise. */
 static int dm_step(struct store *st, const char *what, sqlite3_stmt *s)
 {
+    if (store__batch_dropped(st, s, what)) return OD_EDB;
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) return 1;
     if (rc == SQLITE_DONE) return 0;

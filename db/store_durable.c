@@ -66,18 +66,24 @@ static void store_sync_dir(const char *path)
     free(copy);
 }
 
-/* Commits fsync inline again: the fallback when the WAL cannot be synced from outside. */
+/* Commits fsync inline again: the fallback when the WAL cannot be synced from outside. The
+ * caller sets synchronous = FULL and fails the open if it cannot. */
 static void store_sync_inline(struct store *st, const char *why)
 {
     LOG_WARN("store: %s; every commit will fsync on the loop thread path=%s", why, st->path);
     st->defer_sync = false;
-    sqlite3_exec(st->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+    for (int i = 0; i < STORE_FSYNC__COUNT; i++) {
+        if (st->wal_fd[i] >= 0) close(st->wal_fd[i]);
+        st->wal_fd[i] = -1;
+    }
 }
+
+static int store_open_wal_fds(struct store *st);
 
 int store__durable_open(struct store *st, bool wal, enum store_sync sync, char *errbuf,
                         size_t errlen)
 {
-    st->wal_fd = -1;
+    for (int i = 0; i < STORE_FSYNC__COUNT; i++) st->wal_fd[i] = -1;
     st->wal = wal;
     st->defer_sync = wal && sync == STORE_SYNC_FULL;
     if (!wal) return 0;
@@ -94,6 +100,19 @@ int store__durable_open(struct store *st, bool wal, enum store_sync sync, char *
 
     if (!st->defer_sync) return 0;
     /* The pager created the -wal file when it entered WAL mode, so it is there to open. */
+    int rc = store_open_wal_fds(st);
+    if (rc == 0 && !st->defer_sync &&
+        sqlite3_exec(st->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(errbuf, errlen, "database '%s': cannot set synchronous = FULL: %s", st->path,
+                 sqlite3_errmsg(st->db));
+        return OD_EDB;
+    }
+    return rc;
+}
+
+/* Opens the WAL descriptors; on failure falls back to fsync inside COMMIT. */
+static int store_open_wal_fds(struct store *st)
+{
     size_t n = strlen(st->path) + sizeof "-wal";
     char *wal_path = malloc(n);
     if (!wal_path) {
@@ -101,8 +120,10 @@ int store__durable_open(struct store *st, bool wal, enum store_sync sync, char *
         return 0;
     }
     snprintf(wal_path, n, "%s-wal", st->path);
-    st->wal_fd = open(wal_path, O_RDONLY | O_CLOEXEC);
-    if (st->wal_fd < 0) {
+    int fd = -1;
+    for (int i = 0; i < STORE_FSYNC__COUNT; i++)
+        if ((st->wal_fd[i] = fd = open(wal_path, O_RDONLY | O_CLOEXEC)) < 0) break;
+    if (fd < 0) {
         char why[128];
         snprintf(why, sizeof why, "cannot open the WAL for fsync (%s)", strerror(errno));
         store_sync_inline(st, why);
@@ -115,8 +136,10 @@ int store__durable_open(struct store *st, bool wal, enum store_sync sync, char *
 
 void store__durable_close(struct store *st)
 {
-    if (st->wal_fd >= 0) close(st->wal_fd);
-    st->wal_fd = -1;
+    for (int i = 0; i < STORE_FSYNC__COUNT; i++) {
+        if (st->wal_fd[i] >= 0) close(st->wal_fd[i]);
+        st->wal_fd[i] = -1;
+    }
     /* Closed before the main connection, so the main one is the last and removes the WAL. */
     if (st->ckpt_db) sqlite3_close(st->ckpt_db);
     st->ckpt_db = NULL;
@@ -139,13 +162,18 @@ bool store_checkpoint_due(struct store *st, bool idle)
     return true;
 }
 
-int store_wal_fsync(struct store *st)
+int store_wal_fsync(struct store *st, enum store_fsync_caller who)
 {
     if (!st->defer_sync) return 0;
-    while (fdatasync(st->wal_fd) != 0) {
-        if (errno != EINTR) return OD_EIO;
+    if (atomic_load(&st->sync_failed)) return OD_EIO;
+    while (fdatasync(st->wal_fd[who]) != 0) {
+        if (errno != EINTR) {
+            atomic_store(&st->sync_failed, true);
+            return OD_EIO;
+        }
     }
-    return 0;
+    /* Another caller may have seen an error meanwhile: then this one proves nothing either. */
+    return atomic_load(&st->sync_failed) ? OD_EIO : 0;
 }
 
 int store_checkpoint_bg(struct store *st, int *frames, int *copied)

@@ -11,6 +11,7 @@
 
 #include "store.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -117,7 +118,10 @@ struct store {
      * thread's. */
     bool wal;          /* a WAL file on disk: commits append and the fields below apply */
     bool defer_sync;   /* sync FULL on a WAL file: COMMIT does not fsync, store_wal_fsync does */
-    int wal_fd;        /* the -wal file for fdatasync, opened after the first commit; -1 before */
+    /* The -wal file for fdatasync, opened at open: one descriptor per thread, because Linux
+     * reports a writeback error once per open file and each caller must see it. -1 if unused. */
+    int wal_fd[STORE_FSYNC__COUNT];
+    atomic_bool sync_failed; /* an fsync failed: nothing may be called durable any more */
     int wal_frames;    /* frames in the WAL after the last commit (from the wal hook) */
     int wal_frames_mark; /* wal_frames when the last background checkpoint was due */
     struct sqlite3 *ckpt_db; /* second connection, used only by store_checkpoint_bg */
@@ -197,6 +201,9 @@ int store__scan(struct store *st, const struct store__scan *sc);
 /* Steps s: 1 = a row, 0 = done, OD_EDB (logged with sqlite3_errmsg) on error. A UNIQUE or
  * PRIMARY KEY violation returns OD_EEXISTS instead, logged as a warning. */
 int store__step(struct store *st, enum store_q q, struct sqlite3_stmt *s);
+/* True (logged, and the batch marked lost) when s would write outside a batch that SQLite has
+ * already rolled back: the caller must not step it. */
+bool store__batch_dropped(struct store *st, struct sqlite3_stmt *s, const char *what);
 /* Logs a failed bind (rc != 0) and returns OD_EDB; returns 0 for rc == 0. */
 int store__bind_check(struct store *st, enum store_q q, int rc);
 /* Runs a statement that takes no parameters and returns no rows (transaction control). */

@@ -126,6 +126,7 @@ static void sq_done(struct sq_set *set)
 static int sq_step(struct sq_set *set, enum station_q q)
 {
     struct store *st = set->st;
+    if (store__batch_dropped(st, set->s[q], station_sql[q].name)) return OD_EDB;
     int rc = sqlite3_step(set->s[q]);
     if (rc == SQLITE_ROW) return 1;
     if (rc == SQLITE_DONE) return 0;

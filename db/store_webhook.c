@@ -26,6 +26,7 @@ static sqlite3_stmt *wh_prepare(struct store *st, const char *sql)
 /* Runs a write statement to its end; 0 or OD_EDB (logged). */
 static int wh_run(struct store *st, sqlite3_stmt *s, int brc)
 {
+    if (store__batch_dropped(st, s, "webhook")) return OD_EDB;
     int rc = brc == SQLITE_OK ? sqlite3_step(s) : brc;
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         LOG_ERROR("store: webhook statement failed: %s", sqlite3_errmsg(st->db));

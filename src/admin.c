@@ -438,6 +438,7 @@ void admin_on_sync_failed(struct server *srv, uint64_t gen)
 
 void admin_on_durable(struct server *srv)
 {
+    if (srv->ws_stopping) return; /* lws is being torn down: no more write requests */
     for (struct admin_session *s = srv->admin_all; s; s = s->next)
         if (s->outq_head && s->outq_head->gen <= srv->durable_gen) ws_request_write(s->wsi);
 }

@@ -95,7 +95,11 @@ static void call_send_next(struct conn *c)
         c->call_inflight = call;
         metrics_count(&c->srv->stats.calls_out_by_action, call->action);
         CLOG_DEBUG(c->id, "call sent action=%s id=%s", call->action, call->id);
-        if (conn_send_block(c, block, len) != 0) {
+        if (c->replies_waiting) {
+            /* Behind the replies still waiting for their fsync: a charger must not get, say, a
+             * Reset before the answer to its BootNotification. */
+            server_reply_after_commit(c->srv, c, block, len, call->id, false);
+        } else if (conn_send_block(c, block, len) != 0) {
             c->call_inflight = NULL;
             struct call_outcome out = {.status = CALL_DISCONNECTED};
             call_finish(call, &out);

@@ -61,6 +61,7 @@ void server_reply_after_commit(struct server *srv, struct conn *c, char *block, 
     h->version = c->version;
     snprintf(h->id, sizeof h->id, "%s", id);
     h->is_result = is_result;
+    c->replies_waiting++;
     *srv->held_tail = h;
     srv->held_tail = &h->next;
     srv->nheld++;
@@ -109,7 +110,9 @@ static void commit_close_batch(struct server *srv)
     srv->waiting_tail = &b->next;
 }
 
-static void commit_release(struct server *srv, struct commit_batch *b)
+/* direct: called from a libuv callback of our own, never from inside an lws callback, so a
+ * reply may be written to its socket at once (conn_send_block_now). */
+static void commit_release(struct server *srv, struct commit_batch *b, bool direct)
 {
     event_publish(srv, b->events);
     if (b->last_event_seq > srv->events_committed_seq)
@@ -117,13 +120,17 @@ static void commit_release(struct server *srv, struct commit_batch *b)
     struct held_reply *h = b->replies;
     while (h) {
         struct held_reply *next = h->next;
+        h->conn->replies_waiting--;
         if (b->failed && h->is_result) {
             free(h->block);
             struct ocpp_error err;
             ocpp_error_set(&err, OCPP_ERR_INTERNAL, "", "the server could not store the message");
             h->block = rpc_build_error(WS_HEADROOM, h->version, h->id, &err, &h->len);
         }
-        conn_send_block_now(h->conn, h->block, h->len);
+        if (direct)
+            conn_send_block_now(h->conn, h->block, h->len);
+        else
+            conn_send_block(h->conn, h->block, h->len);
         conn_unref(h->conn);
         free(h);
         h = next;
@@ -132,14 +139,14 @@ static void commit_release(struct server *srv, struct commit_batch *b)
 }
 
 /* Releases, in commit order, every queued batch that is durable by now. */
-static void commit_release_durable(struct server *srv)
+static void commit_release_durable(struct server *srv, bool direct)
 {
     int64_t committed_before = srv->events_committed_seq;
     while (srv->waiting_head && srv->waiting_head->gen <= srv->durable_gen) {
         struct commit_batch *b = srv->waiting_head;
         srv->waiting_head = b->next;
         if (!srv->waiting_head) srv->waiting_tail = &srv->waiting_head;
-        commit_release(srv, b);
+        commit_release(srv, b, direct);
     }
     /* Webhooks read what is durable from the store, one event at a time. */
     if (srv->events_committed_seq > committed_before) webhooks_kick(srv);
@@ -152,7 +159,7 @@ static void commit_disk_work_cb(uv_work_t *w)
     struct server *srv = w->data;
     if (srv->disk.gen) {
         uint64_t t0 = uv_hrtime();
-        srv->disk.sync_rc = store_wal_fsync(srv->store);
+        srv->disk.sync_rc = store_wal_fsync(srv->store, STORE_FSYNC_WORKER);
         srv->disk.sync_ns = uv_hrtime() - t0;
     }
     if (srv->disk.checkpoint)
@@ -176,9 +183,10 @@ static void commit_disk_after_cb(uv_work_t *w, int status)
              * in the database but not safely on disk: they are not acknowledged (a charger
              * retries; the handlers are idempotent) but their events stay, as the store has
              * them. */
-            srv->stats.wal_sync_failures++;
-            LOG_ERROR("WAL fsync failed err=%s: answering InternalError up to commit %llu",
-                      od_strerror(srv->disk.sync_rc), (unsigned long long)srv->disk.gen);
+            if (srv->stats.wal_sync_failures++ == 0)
+                LOG_ERROR("WAL fsync failed err=%s: nothing is acknowledged from now on and "
+                          "/healthz reports the store down; restart ocppd once the disk is fixed",
+                          od_strerror(srv->disk.sync_rc));
             for (struct commit_batch *b = srv->waiting_head; b && b->gen <= srv->disk.gen;
                  b = b->next)
                 b->failed = true;
@@ -194,7 +202,7 @@ static void commit_disk_after_cb(uv_work_t *w, int status)
             LOG_DEBUG("background checkpoint wal_frames=%d copied=%d", srv->disk.ckpt_frames,
                       srv->disk.ckpt_copied);
     }
-    commit_release_durable(srv);
+    commit_release_durable(srv, true);
     commit_disk_kick(srv, false);
 }
 
@@ -221,12 +229,22 @@ static void commit_disk_kick(struct server *srv, bool idle)
     srv->disk_busy = true;
 }
 
-void server_commit_async(struct server *srv)
+static void commit_async(struct server *srv, bool direct)
 {
     commit_close_batch(srv);
     if (!store_sync_deferred(srv->store)) srv->durable_gen = srv->commit_gen;
-    commit_release_durable(srv);
+    commit_release_durable(srv, direct);
     commit_disk_kick(srv, false);
+}
+
+void server_commit_async(struct server *srv)
+{
+    commit_async(srv, false);
+}
+
+void server_commit_iteration(struct server *srv)
+{
+    commit_async(srv, true);
 }
 
 void server_commit(struct server *srv)
@@ -236,21 +254,23 @@ void server_commit(struct server *srv)
         /* A job in flight may be fsyncing too; both calls are safe together, and this one
          * covers everything committed so far. */
         uint64_t t0 = uv_hrtime();
-        int rc = store_wal_fsync(srv->store);
+        int rc = store_wal_fsync(srv->store, STORE_FSYNC_LOOP);
         if (store_sync_deferred(srv->store)) {
             srv->stats.wal_syncs++;
             commit_count(srv->stats.wal_sync_latency, &srv->stats.wal_sync_seconds_sum,
                          (double)(uv_hrtime() - t0) / 1e9);
         }
         if (rc) {
-            srv->stats.wal_sync_failures++;
-            LOG_ERROR("WAL fsync failed err=%s: answering InternalError", od_strerror(rc));
+            if (srv->stats.wal_sync_failures++ == 0)
+                LOG_ERROR("WAL fsync failed err=%s: nothing is acknowledged from now on and "
+                          "/healthz reports the store down; restart ocppd once the disk is fixed",
+                          od_strerror(rc));
             for (struct commit_batch *b = srv->waiting_head; b; b = b->next) b->failed = true;
             admin_on_sync_failed(srv, srv->commit_gen);
         }
         srv->durable_gen = srv->commit_gen;
     }
-    commit_release_durable(srv);
+    commit_release_durable(srv, false);
 }
 
 void server_commit_idle(struct server *srv)

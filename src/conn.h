@@ -57,6 +57,7 @@ struct conn {
     char close_reason[64];
 
     /* CSMS-initiated calls: at most one in flight, the rest queued (owned) */
+    size_t replies_waiting;          /* replies held by the group commit (commit.c) */
     struct call *call_inflight;
     struct call *callq_head, **callq_tail;
     size_t callq_len;

@@ -22,7 +22,7 @@
 
 static void server_commit_check_cb(uv_check_t *h)
 {
-    server_commit_async(h->data);
+    server_commit_iteration(h->data);
 }
 
 static void server_tick_cb(uv_timer_t *t)

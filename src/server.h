@@ -141,9 +141,12 @@ void server_reply_after_commit(struct server *srv, struct conn *c, char *block, 
 /* Commits the open batch and makes it and every earlier one durable before returning, fsyncing
  * on this thread if need be: for admin methods that answer at once, shutdown and tests. */
 void server_commit(struct server *srv);
-/* Commits the open batch; its replies go out when a background fsync has covered it (the check
- * handle runs this once per loop iteration). */
+/* Commits the open batch; its replies go out when a background fsync has covered it. Safe
+ * anywhere, lws callbacks included. */
 void server_commit_async(struct server *srv);
+/* server_commit_async for the check handle at the end of each loop iteration: outside any lws
+ * callback, so released replies may be written to their sockets at once. */
+void server_commit_iteration(struct server *srv);
 /* Once a second: a checkpoint if the WAL grew since the last one (server.c's tick). */
 void server_commit_idle(struct server *srv);
 /* Whether replies are still waiting for a commit or an fsync, or a disk job runs. */

@@ -22,16 +22,16 @@
 
 int __real_store_batch_commit(struct store *st);
 int __wrap_store_batch_commit(struct store *st);
-int __real_store_wal_fsync(struct store *st);
-int __wrap_store_wal_fsync(struct store *st);
+int __real_store_wal_fsync(struct store *st, enum store_fsync_caller who);
+int __wrap_store_wal_fsync(struct store *st, enum store_fsync_caller who);
 
 /* Set on the test thread, read on the threadpool thread that runs the fsync. */
 static atomic_bool fail_next_fsync;
 
-int __wrap_store_wal_fsync(struct store *st)
+int __wrap_store_wal_fsync(struct store *st, enum store_fsync_caller who)
 {
     if (atomic_exchange(&fail_next_fsync, false)) return OD_EIO;
-    return __real_store_wal_fsync(st);
+    return __real_store_wal_fsync(st, who);
 }
 
 static bool fail_next_commit;
@@ -339,6 +339,28 @@ static void test_commit__failed_fsync_fails_replies_and_closes_waiting_admin_ses
     file_fx_close(&x);
 }
 
+static void test_commit__csms_call_waits_behind_the_replies_still_held(void **state)
+{
+    (void)state;
+    struct file_fx x;
+    struct fixture *f = file_fx_open(&x, STORE_SYNC_FULL);
+    send_boot(f, "b1"); /* its reply waits for the fsync */
+    const char *reset = "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ocpp.call\",\"params\":"
+                        "{\"chargerId\":\"CP1\",\"action\":\"Reset\",\"payload\":{\"type\":\"Soft\"}}}";
+    admin_rpc_handle(x.s, reset, strlen(reset));
+    assert_null(fixture_next_frame(f)); /* the Reset did not overtake the boot's answer */
+    server_commit_iteration(&f->srv);
+    settle(f);
+    json_t *first = fixture_next_frame(f), *second = fixture_next_frame(f);
+    assert_int_equal(json_integer_value(json_array_get(first, 0)), 3);
+    assert_string_equal(json_string_value(json_array_get(first, 1)), "b1");
+    assert_int_equal(json_integer_value(json_array_get(second, 0)), 2);
+    assert_string_equal(json_string_value(json_array_get(second, 2)), "Reset");
+    json_decref(first);
+    json_decref(second);
+    file_fx_close(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_commit__admin_answer_waits_for_the_open_batch_to_be_durable),
         cmocka_unit_test(test_commit__admin_write_is_answered_after_its_fsync_not_inline),
         cmocka_unit_test(test_commit__failed_fsync_fails_replies_and_closes_waiting_admin_sessions),
+        cmocka_unit_test(test_commit__csms_call_waits_behind_the_replies_still_held),
         cmocka_unit_test(test_commit__normal_sync_releases_at_commit),
         cmocka_unit_test(test_commit__idle_wal_is_checkpointed_off_the_loop_thread),
     };
