@@ -47,22 +47,6 @@ static int admin_count_tx_cb(const struct store_tx *tx, void *ctx)
 }
 
 /* GET /metrics: Prometheus text exposition (version 0.0.4). Counts only, like /healthz. */
-/* A Prometheus histogram from counts per SERVER_COMMIT_BUCKETS_S bound (+Inf last). */
-static void admin_histogram(FILE *f, const char *name, const char *help, const uint64_t *counts,
-                            double sum, uint64_t count)
-{
-    static const double bounds[] = SERVER_COMMIT_BUCKETS_S;
-    fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
-    uint64_t cum = 0;
-    for (size_t b = 0; b < sizeof bounds / sizeof *bounds; b++) {
-        cum += counts[b];
-        fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[b], (unsigned long long)cum);
-    }
-    cum += counts[sizeof bounds / sizeof *bounds];
-    fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
-            (unsigned long long)cum, name, sum, name, (unsigned long long)count);
-}
-
 static void admin_metrics(struct server *srv, struct admin_response *out)
 {
     char *buf = NULL;
@@ -115,14 +99,13 @@ static void admin_metrics(struct server *srv, struct admin_response *out)
             fprintf(f, "ocppd_callerrors_out_by_code_total{code=\"%s\"} %llu\n",
                     ocpp_errcode_name((enum ocpp_errcode)e, OCPP_V201),
                     (unsigned long long)st->callerrors_by_code[e]);
-    admin_histogram(f, "ocppd_call_seconds",
-                    "Round trip of CSMS-initiated calls that were answered.", st->call_latency,
-                    st->call_seconds_sum, st->call_latency_count);
-    admin_histogram(f, "ocppd_db_commit_seconds", "Store batch commit latency.",
-                    st->commit_latency, st->commit_seconds_sum, st->commits);
-    admin_histogram(f, "ocppd_db_wal_sync_seconds",
-                    "WAL fsync before acknowledging (off the loop thread; full sync only).",
-                    st->wal_sync_latency, st->wal_sync_seconds_sum, st->wal_syncs);
+    metrics_hist_write(f, "ocppd_call_seconds",
+                       "Round trip of CSMS-initiated calls that were answered.", &st->call_latency);
+    metrics_hist_write(f, "ocppd_db_commit_seconds", "Store batch commit latency.",
+                       &st->commit_latency);
+    metrics_hist_write(f, "ocppd_db_wal_sync_seconds",
+                       "WAL fsync before acknowledging (off the loop thread; full sync only).",
+                       &st->wal_sync_latency);
     uint64_t active = 0;
     struct store_tx_query q = {.active = 1};
     store_tx_query(srv->store, &q, admin_count_tx_cb, &active);
@@ -252,12 +235,17 @@ bool admin_password_verify(const char *password, const char *encoded)
 
 int admin_charger_auth(struct server *srv, const char *id, const char *authz)
 {
-    static struct log_ratelimit rl;
     struct store_charger ch;
     int rc = store_charger_get(srv->store, id, &ch);
     if (rc == OD_ENOTFOUND || (rc == 0 && ch.password_hash[0] == '\0')) return 0;
     if (rc) return OD_EDB;
+    return admin_charger_auth_hash(srv, id, ch.password_hash, authz);
+}
 
+int admin_charger_auth_hash(struct server *srv, const char *id, const char *password_hash,
+                            const char *authz)
+{
+    static struct log_ratelimit rl;
     const char *why = "no Basic credentials";
     bool ok = false;
     if (authz && strncasecmp(authz, "Basic ", 6) == 0) {
@@ -279,7 +267,7 @@ int admin_charger_auth(struct server *srv, const char *id, const char *authz)
                 } else {
                     *colon = '\0';
                     if (strcmp((char *)dec, id) != 0) why = "user is not the charge point id";
-                    else if (!admin_password_verify(colon + 1, ch.password_hash))
+                    else if (!admin_password_verify(colon + 1, password_hash))
                         why = "wrong password";
                     else ok = true;
                 }

@@ -51,6 +51,9 @@ bool admin_password_verify(const char *password, const char *encoded);
  * srv->stats.auth_failures), OD_EDB if the store could not be read.
  */
 int admin_charger_auth(struct server *srv, const char *id, const char *authz);
+/* The same check against a stored hash the caller has already read (never ""): 0 or OD_EINVAL. */
+int admin_charger_auth_hash(struct server *srv, const char *id, const char *password_hash,
+                            const char *authz);
 
 /* ---- admin WebSocket sessions ------------------------------------------------------------- */
 

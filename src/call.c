@@ -40,13 +40,7 @@ static void call_send_next(struct conn *c);
 /* Round trip of an answered call into the /metrics histogram. */
 static void call_note_latency(struct server_stats *st, int64_t rtt_ms)
 {
-    static const double bounds[] = SERVER_COMMIT_BUCKETS_S;
-    double secs = (double)rtt_ms / 1000.0;
-    size_t b = 0;
-    while (b < sizeof bounds / sizeof *bounds && secs > bounds[b]) b++;
-    st->call_latency[b]++;
-    st->call_seconds_sum += secs;
-    st->call_latency_count++;
+    metrics_hist_add(&st->call_latency, (double)rtt_ms / 1000.0);
 }
 
 static void call_timeout_cb(uv_timer_t *t)

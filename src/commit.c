@@ -33,15 +33,6 @@ struct commit_batch {
     int64_t last_event_seq;        /* events stored up to here (kept even without subscribers) */
 };
 
-static void commit_count(uint64_t *hist, double *sum, double secs)
-{
-    static const double bounds[] = SERVER_COMMIT_BUCKETS_S;
-    size_t b = 0;
-    while (b < sizeof bounds / sizeof *bounds && secs > bounds[b]) b++;
-    hist[b]++;
-    *sum += secs;
-}
-
 int server_batch(struct server *srv)
 {
     int rc = store_batch_begin(srv->store);
@@ -74,8 +65,7 @@ static void commit_close_batch(struct server *srv)
     if (store_batch_active(srv->store)) {
         uint64_t t0 = uv_hrtime();
         int rc = store_batch_commit(srv->store);
-        commit_count(srv->stats.commit_latency, &srv->stats.commit_seconds_sum,
-                     (double)(uv_hrtime() - t0) / 1e9);
+        metrics_hist_add(&srv->stats.commit_latency, (double)(uv_hrtime() - t0) / 1e9);
         srv->stats.commits++;
         if (rc) {
             /* Nothing of this batch is stored, so nothing of it may be acknowledged. */
@@ -176,8 +166,7 @@ static void commit_disk_after_cb(uv_work_t *w, int status)
     (void)status; /* never cancelled: shutdown waits for the job */
     if (srv->disk.gen) {
         srv->stats.wal_syncs++;
-        commit_count(srv->stats.wal_sync_latency, &srv->stats.wal_sync_seconds_sum,
-                     (double)srv->disk.sync_ns / 1e9);
+        metrics_hist_add(&srv->stats.wal_sync_latency, (double)srv->disk.sync_ns / 1e9);
         if (srv->disk.sync_rc) {
             /* The kernel may have dropped the pages it could not write, so these commits are
              * in the database but not safely on disk: they are not acknowledged (a charger
@@ -257,8 +246,7 @@ void server_commit(struct server *srv)
         int rc = store_wal_fsync(srv->store, STORE_FSYNC_LOOP);
         if (store_sync_deferred(srv->store)) {
             srv->stats.wal_syncs++;
-            commit_count(srv->stats.wal_sync_latency, &srv->stats.wal_sync_seconds_sum,
-                         (double)(uv_hrtime() - t0) / 1e9);
+            metrics_hist_add(&srv->stats.wal_sync_latency, (double)(uv_hrtime() - t0) / 1e9);
         }
         if (rc) {
             if (srv->stats.wal_sync_failures++ == 0)

@@ -18,6 +18,9 @@
 #include <string.h>
 
 #define SERVER_CONN_TABLE_SIZE (1u << 16)
+
+const double server_latency_bounds_s[12] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                            0.01,   0.025,   0.05,   0.1,   0.25,   1.0};
 #define SERVER_SHUTDOWN_GRACE_MS 3000
 
 static void server_commit_check_cb(uv_check_t *h)
@@ -54,6 +57,10 @@ int server_init(struct server *srv, uv_loop_t *loop, const struct config *cfg, s
     srv->waiting_tail = &srv->waiting_head;
     srv->events_tail = &srv->events_head;
     srv->started_ms = od_now_ms();
+    const size_t nb = sizeof server_latency_bounds_s / sizeof *server_latency_bounds_s;
+    metrics_hist_init(&srv->stats.commit_latency, server_latency_bounds_s, nb);
+    metrics_hist_init(&srv->stats.wal_sync_latency, server_latency_bounds_s, nb);
+    metrics_hist_init(&srv->stats.call_latency, server_latency_bounds_s, nb);
 
     uv_check_init(loop, &srv->commit_check);
     srv->commit_check.data = srv;

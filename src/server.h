@@ -39,9 +39,9 @@ struct held_reply {
     bool is_result;             /* CALLRESULT (acknowledges data) rather than CALLERROR */
 };
 
-/* Upper bounds (seconds) of the commit latency histogram exported on /metrics. */
-#define SERVER_COMMIT_BUCKETS_S                                                                \
-    {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0}
+/* Upper bounds (seconds) of the latency histograms exported on /metrics (commit, WAL fsync,
+ * CSMS-initiated call round trip). */
+extern const double server_latency_bounds_s[12];
 
 struct server_stats {
     uint64_t frames_in, frames_out;
@@ -50,21 +50,15 @@ struct server_stats {
     uint64_t connections_total, connections_refused;
     uint64_t auth_failures;      /* charger handshakes refused 401 (security profile 1) */
     uint64_t admin_sessions_dropped; /* admin readers too slow for their queue cap */
-    /* store commit latency: counts per upper bound of SERVER_COMMIT_BUCKETS_S (+Inf last) */
-    uint64_t commit_latency[13];
-    double commit_seconds_sum;
-    /* WAL fsync before acknowledging (off the loop thread): counts per bound as above */
-    uint64_t wal_sync_latency[13];
-    double wal_sync_seconds_sum;
+    /* latency histograms over server_latency_bounds_s (server_init sets them up) */
+    struct metrics_hist commit_latency;   /* store batch commit */
+    struct metrics_hist wal_sync_latency; /* WAL fsync before acknowledging (off the loop) */
+    struct metrics_hist call_latency;     /* CSMS-initiated call round trip, answered ones */
     uint64_t wal_syncs, wal_sync_failures;
     uint64_t checkpoints;        /* background checkpoints run */
     struct metrics_labelled calls_in_by_action;   /* CALLs from chargers ("unknown" if none) */
     struct metrics_labelled calls_out_by_action;  /* CSMS-initiated CALLs sent */
     uint64_t callerrors_by_code[OCPP_ERR__COUNT]; /* CALLERRORs we sent, by cause */
-    /* CSMS-initiated call round trip: counts per SERVER_COMMIT_BUCKETS_S bound (+Inf last) */
-    uint64_t call_latency[13];
-    double call_seconds_sum;
-    uint64_t call_latency_count;
 };
 
 struct server {

@@ -77,7 +77,7 @@ static void test_call__one_in_flight_and_results_routed_back(void **state)
     assert_int_equal(b.status, CALL_ERROR);
     assert_string_equal(b.code, "NotSupported");
     /* both round trips and both sends are counted for /metrics */
-    assert_int_equal(f->srv.stats.call_latency_count, 2);
+    assert_int_equal(f->srv.stats.call_latency.count, 2);
     assert_int_equal(f->srv.stats.calls_out_by_action.n, 1);
     assert_string_equal(f->srv.stats.calls_out_by_action.labels[0], "Reset");
     assert_int_equal(f->srv.stats.calls_out_by_action.counts[0], 2);
